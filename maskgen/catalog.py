@@ -1,0 +1,191 @@
+"""The mask catalog: built-in procedural types with realistic palettes, plus user masks.
+
+A user mask is a folder with ``mask.png`` (RGBA) and ``anchors.json`` (see docs/masks.md).
+Folders are found in ``masks/`` shipped with maskgen and in every folder listed in the
+``MASKGEN_MASK_PATH`` environment variable; a folder path is also accepted as a type name.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .colors import parse_colour
+from .textures import PATTERNS
+
+
+@dataclass(frozen=True)
+class MaskType:
+    name: str
+    description: str
+    palette: tuple[tuple[str, str, float], ...]  # (hex, name, weight)
+    textures: tuple[tuple[str, float], ...]  # (texture, weight) when the user asks for none in particular
+    folder: Path | None = None  # user masks: folder with mask.png and anchors.json
+    anchors: dict = field(default_factory=dict, hash=False, compare=False)
+    recolor: bool = False
+
+
+def _p(*entries):
+    return tuple((parse_colour(c)[0], n, w) for c, n, w in entries)
+
+
+BUILT_IN = {
+    "surgical": MaskType("surgical", "pleated disposable mask with nose wire and ear loops", _p(
+        ("#92c3e2", "light blue", 0.42), ("#a9d4ea", "pale blue", 0.12), ("#eeeff0", "white", 0.16),
+        ("#2a2b2f", "black", 0.14), ("#e7b4c3", "pink", 0.05), ("#a8dccb", "mint", 0.06),
+        ("#b8bcc2", "grey", 0.05)), (("nonwoven", 1.0),)),
+    "kn95": MaskType("kn95", "KN95 folded respirator with centre seam and heat-sealed edge", _p(
+        ("#eeeff0", "white", 0.45), ("#26272b", "black", 0.3), ("#8e9196", "grey", 0.12),
+        ("#e7b4c3", "pink", 0.06), ("#d9c7a8", "beige", 0.07)), (("nonwoven", 1.0),)),
+    "kf94": MaskType("kf94", "KF94 three-panel folded respirator with boat-shaped sides", _p(
+        ("#f0f1f2", "white", 0.5), ("#25262a", "black", 0.35), ("#a3a6ab", "grey", 0.1),
+        ("#d9c7a8", "beige", 0.05)), (("nonwoven", 1.0),)),
+    "n95": MaskType("n95", "moulded N95 cup with head straps", _p(
+        ("#f1efe9", "white", 0.75), ("#d8d8d4", "light grey", 0.15), ("#9fb4c8", "blue grey", 0.1)),
+        (("nonwoven", 1.0),)),
+    "n95_valve": MaskType("n95_valve", "moulded N95 cup with an exhalation valve", _p(
+        ("#f1efe9", "white", 0.7), ("#d8d8d4", "light grey", 0.15), ("#9fb4c8", "blue grey", 0.15)),
+        (("nonwoven", 1.0),)),
+    "cloth": MaskType("cloth", "sewn fabric mask with centre seam and hem stitching", _p(
+        ("#232427", "black", 0.3), ("#1f2a4d", "navy", 0.1), ("#8e9196", "grey", 0.12),
+        ("#eeeff0", "white", 0.1), ("#d9c7a8", "beige", 0.08), ("#b3262d", "red", 0.05),
+        ("#e7b4c3", "pink", 0.06), ("#4c7a4a", "green", 0.05), ("#3c64a8", "blue", 0.07),
+        ("#6b1f2a", "maroon", 0.03), ("#e3c341", "yellow", 0.02), ("#6c4f96", "purple", 0.02)),
+        (("weave", 0.45), ("melange", 0.2), ("dots", 0.06), ("stripes", 0.06), ("plaid", 0.06),
+         ("checker", 0.05), ("floral", 0.06), ("camo", 0.03), ("paisley", 0.03))),
+    "sports": MaskType("sports", "jaw-hugging neoprene / polyurethane sports mask", _p(
+        ("#1c1d20", "black", 0.5), ("#4a4c50", "dark grey", 0.22), ("#1f2a4d", "navy", 0.1),
+        ("#c2c5c9", "light grey", 0.08), ("#b3262d", "red", 0.05), ("#eeeff0", "white", 0.05)),
+        (("melange", 0.5), ("none", 0.5))),
+    "respirator": MaskType("respirator", "half-face elastomeric respirator with two filter cartridges", _p(
+        ("#5b5e63", "grey", 0.45), ("#26272b", "black", 0.35), ("#8d9aa8", "blue grey", 0.2)),
+        (("none", 1.0),)),
+    "bandana": MaskType("bandana", "folded bandana tied behind the head, hanging below the chin", _p(
+        ("#b3262d", "red", 0.35), ("#1f2a4d", "navy", 0.3), ("#232427", "black", 0.2),
+        ("#4c7a4a", "green", 0.08), ("#6b1f2a", "maroon", 0.07)),
+        (("paisley", 0.55), ("weave", 0.3), ("floral", 0.15))),
+    "gaiter": MaskType("gaiter", "neck gaiter tube pulled up over nose and chin", _p(
+        ("#232427", "black", 0.3), ("#4a4c50", "dark grey", 0.2), ("#1f2a4d", "navy", 0.15),
+        ("#6b6d3a", "olive", 0.1), ("#b3262d", "red", 0.05), ("#3c64a8", "blue", 0.1),
+        ("#c2c5c9", "light grey", 0.1)),
+        (("melange", 0.4), ("camo", 0.2), ("stripes", 0.2), ("weave", 0.2))),
+}
+
+RANDOM_COLOURS = _p(("#eeeff0", "white", 1), ("#232427", "black", 1), ("#92c3e2", "light blue", 1),
+                    ("#8e9196", "grey", 1), ("#1f2a4d", "navy", 1), ("#e7b4c3", "pink", 1),
+                    ("#b3262d", "red", 1), ("#4c7a4a", "green", 1), ("#d9c7a8", "beige", 1))
+
+
+def _user_folders() -> list[Path]:
+    shipped = Path(__file__).resolve().parent / "masks"
+    try:
+        import maskgen.masks as shipped_pkg
+
+        shipped = Path(shipped_pkg.__file__).parent
+    except ImportError:
+        pass
+    roots = [shipped] + [Path(p) for p in os.environ.get("MASKGEN_MASK_PATH", "").split(os.pathsep) if p]
+    found = []
+    for root in roots:
+        if root.is_dir():
+            found += sorted(p.parent for p in root.glob("*/anchors.json"))
+    return found
+
+
+ANCHOR_NAMES = ("nose_bridge", "chin", "left_cheek", "right_cheek", "left_jaw", "right_jaw")
+
+
+@lru_cache(maxsize=64)
+def load_user_mask(folder: str) -> MaskType:
+    """Read a user mask folder (``mask.png`` + ``anchors.json``); ValueError with the reason if invalid."""
+    path = Path(folder)
+    meta_path = path / "anchors.json"
+    if not meta_path.is_file() or not (path / "mask.png").is_file():
+        raise ValueError(f"{path}: a user mask folder needs mask.png and anchors.json")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{meta_path}: not valid JSON ({exc})") from None
+    anchors = meta.get("anchors", {})
+    missing = [a for a in ANCHOR_NAMES if a not in anchors]
+    if missing:
+        raise ValueError(f"{meta_path}: missing anchors {', '.join(missing)}")
+    palette = ()
+    if meta.get("recolor"):
+        palette = tuple((parse_colour(c)[0], parse_colour(c)[1], 1.0) for c in meta.get("colors", ["white"]))
+    return MaskType(meta.get("name", path.name), meta.get("description", f"user mask from {path}"), palette,
+                    (("none", 1.0),), folder=path,
+                    anchors={k: tuple(map(float, anchors[k])) for k in ANCHOR_NAMES},
+                    recolor=bool(meta.get("recolor", False)))
+
+
+def list_mask_types() -> list[str]:
+    """Names of every available mask type: the built-in ones, then user masks."""
+    names = list(BUILT_IN)
+    for folder in _user_folders():
+        try:
+            names.append(load_user_mask(str(folder)).name)
+        except ValueError:
+            continue
+    return names
+
+
+def get_mask_type(name: str) -> MaskType:
+    """A mask type by name, or a user mask by folder path."""
+    if name in BUILT_IN:
+        return BUILT_IN[name]
+    if os.path.isdir(name):
+        return load_user_mask(str(Path(name).resolve()))
+    for folder in _user_folders():
+        try:
+            spec = load_user_mask(str(folder))
+        except ValueError:
+            continue
+        if spec.name == name:
+            return spec
+    raise ValueError(f"unknown mask type {name!r}; choose from {', '.join(list_mask_types())}")
+
+
+def describe_mask_type(name: str) -> str:
+    return get_mask_type(name).description
+
+
+def resolve_color(color: str | None, spec: MaskType, rng: np.random.Generator) -> tuple[str, str]:
+    """The colour to use: the user's, or one drawn from the type's palette (always one draw)."""
+    palette = spec.palette or RANDOM_COLOURS
+    weights = np.array([w for _, _, w in palette], np.float64)
+    pick = palette[int(rng.choice(len(palette), p=weights / weights.sum()))]
+    if color is None or color == "random":
+        return pick[0], pick[1]
+    if color == "any":
+        pool = RANDOM_COLOURS
+        return pool[int(rng.integers(len(pool)))][:2]
+    return parse_colour(color)
+
+
+def sample_texture(texture: str | None, strength: float | None, spec: MaskType,
+                   rng: np.random.Generator) -> tuple[str, float]:
+    """The texture and its strength (always the same number of draws)."""
+    names = [t for t, _ in spec.textures]
+    weights = np.array([w for _, w in spec.textures], np.float64)
+    pick = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+    any_pick = PATTERNS[int(rng.integers(len(PATTERNS)))]
+    drawn_strength = float(rng.uniform(0.55, 1.0))
+    if texture is None:
+        chosen = pick
+    elif texture == "random":
+        chosen = any_pick
+    elif texture == "none" or texture in PATTERNS:
+        chosen = texture
+    elif os.path.isfile(texture):
+        chosen = str(texture)
+    else:
+        raise ValueError(f"unknown texture {texture!r}: use none, random, an image file, "
+                         f"or one of {', '.join(PATTERNS)}")
+    if chosen in ("nonwoven", "none"):
+        drawn_strength = 1.0
+    return chosen, float(strength) if strength is not None else drawn_strength

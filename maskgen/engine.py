@@ -1,0 +1,112 @@
+"""Library entry points: mask one face or every face of an image.
+
+Per face: sample attributes (:mod:`options`), build the control mesh (:mod:`fit`), draw the mask
+in the canonical frame (:mod:`shapes`, or a user mask from :mod:`catalog`), light it like the face
+(:mod:`render`), warp it onto the face and blend it in.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import shapes
+from .catalog import get_mask_type
+from .colors import hex_to_linear, luminance, srgb_to_linear
+from .fit import build_mesh, warp_layers
+from .options import MaskOptions, sample_attributes
+from .render import composite, measure_lighting, shade
+from .textures import image_texture, pattern
+from .types import Face, MaskAttributes, MaskedFace, MaskResult
+from .user_masks import draw_user_mask
+
+MAX_TEMPLATE_SCALE = 240.0  # canonical raster resolution cap, pixels per face unit
+
+
+def _generator(seed, rng) -> np.random.Generator:
+    if rng is not None:
+        return rng
+    return np.random.default_rng(seed)
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
+    return image
+
+
+def mask_faces(image: np.ndarray, faces: list[Face] | None = None, options: MaskOptions | None = None, *,
+               seed: int | None = None, rng: np.random.Generator | None = None, detector: str = "hog",
+               upsample: int = 1, attributes: list[MaskAttributes] | None = None) -> MaskResult:
+    """Mask every face of an RGB uint8 image; each face gets its own sampled variation.
+
+    ``faces`` defaults to :func:`maskgen.find_faces` with ``detector`` and ``upsample``. Randomness
+    comes from ``rng``, or a generator seeded with ``seed``. ``attributes`` forces each face's mask.
+    """
+    image = _check_image(image)
+    options = options or MaskOptions()
+    rng = _generator(seed, rng)
+    if faces is None:
+        from .faces import find_faces
+
+        faces = find_faces(image, detector=detector, upsample=upsample)
+    out = image.copy()
+    result = MaskResult(out)
+    for i, face in enumerate(faces):
+        if face.rejected:
+            result.skipped.append((face, face.rejected))
+            continue
+        attrs = attributes[i] if attributes is not None else sample_attributes(options, rng)
+        face_rng = np.random.default_rng(int(rng.integers(2 ** 63)))
+        alpha = render_mask(out, image, face, attrs, face_rng)
+        if alpha is None:
+            result.skipped.append((face, "mask falls outside the image"))
+            continue
+        result.faces.append(MaskedFace(face, alpha, attrs))
+    return result
+
+
+def mask_face(image: np.ndarray, face: Face, options: MaskOptions | None = None, *, seed: int | None = None,
+              rng: np.random.Generator | None = None, attributes: MaskAttributes | None = None) -> MaskResult:
+    """Mask one face of an image."""
+    return mask_faces(image, [face], options, seed=seed, rng=rng,
+                      attributes=[attributes] if attributes is not None else None)
+
+
+def render_mask(target: np.ndarray, source: np.ndarray, face: Face, attrs: MaskAttributes,
+                rng: np.random.Generator) -> np.ndarray | None:
+    """Draw, light, warp and blend one mask into ``target`` (in place); lighting measured on ``source``."""
+    mesh = build_mesh(face.landmarks)
+    px_per_unit = float(np.clip(mesh.scale * 1.25, 12.0, MAX_TEMPLATE_SCALE))
+    sides = (mesh.side_factors[0] > 0.55, mesh.side_factors[1] > 0.55)
+    spec = get_mask_type(attrs.mask_type)
+    base = hex_to_linear(attrs.color)
+
+    def texture_albedo(X, Y, ppu):
+        if attrs.texture in ("none", ""):
+            tex = base[None, None, :] * np.ones(X.shape + (1,), np.float32)
+        elif attrs.texture in shapes_patterns():
+            tex = pattern(attrs.texture, X, Y, base, rng, ppu)
+        else:
+            tex = image_texture(attrs.texture, X, Y)
+        s = float(attrs.texture_strength)
+        return base[None, None, :] * (1 - s) + tex * s
+
+    if spec.folder is not None:
+        template = draw_user_mask(spec, attrs, rng, px_per_unit, sides, base)
+    else:
+        template = shapes.draw(attrs, rng, px_per_unit, sides, base, texture_albedo)
+    lighting = measure_lighting(source, mesh)
+    lit = shade(template.albedo, template.relief, template.occlusion, template.gloss, px_per_unit, lighting)
+    warped = warp_layers(mesh, template.raster, [template.alpha, lit], target.shape, region=template.outline)
+    if warped is None:
+        return None
+    x0, y0, (alpha, lit_img) = warped
+    if alpha.max() <= 0.01:
+        return None
+    return composite(target, x0, y0, alpha, lit_img, lighting, mesh.scale, rng)
+
+
+def shapes_patterns():
+    from .textures import PATTERNS
+
+    return PATTERNS

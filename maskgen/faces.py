@@ -1,0 +1,126 @@
+"""Face detection and 68-point landmarks: the only module that imports dlib.
+
+Everything returned is plain numpy data in :class:`~maskgen.types.Face`; dlib types never
+leave this module. Models are loaded lazily, once per process.
+"""
+from __future__ import annotations
+
+import math
+import threading
+
+import cv2
+import dlib
+import numpy as np
+
+from . import models
+from .landmarks import implausibility
+from .types import Face
+
+DETECTORS = ("hog", "cnn", "none")
+DEFAULT_MIN_SCORE = {"hog": 0.3, "cnn": 0.5, "none": 0.0}
+
+_lock = threading.Lock()
+_cache: dict[str, object] = {}
+
+
+def _load(name: str):
+    with _lock:
+        if name not in _cache:
+            if name == "hog":
+                _cache[name] = dlib.get_frontal_face_detector()
+            elif name == "cnn":
+                _cache[name] = dlib.cnn_face_detection_model_v1(str(models.model_path(models.CNN_DETECTOR)))
+            elif name == "landmarks":
+                _cache[name] = dlib.shape_predictor(str(models.model_path(models.LANDMARKS_68)))
+            else:
+                raise ValueError(f"unknown model {name!r}")
+        return _cache[name]
+
+
+def _detect_boxes(image: np.ndarray, detector: str, upsample: int) -> list[tuple[np.ndarray, float]]:
+    if detector == "hog":
+        rects, scores, _ = _load("hog").run(image, upsample, 0.0)
+        return [(np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], float), float(s))
+                for r, s in zip(rects, scores)]
+    if detector == "cnn":
+        found = _load("cnn")(image, upsample)
+        out = []
+        for d in found:
+            r = d.rect
+            out.append((np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], float), float(d.confidence)))
+        return out
+    if detector == "none":
+        h, w = image.shape[:2]
+        return [(np.array([0.0, 0.0, float(w), float(h)]), 1.0)]
+    raise ValueError(f"unknown detector {detector!r}; choose from {', '.join(DETECTORS)}")
+
+
+def predict_landmarks(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """68 (x, y) landmarks of the face inside ``box`` (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    shape = _load("landmarks")(np.ascontiguousarray(image), dlib.rectangle(x0, y0, x1 - 1, y1 - 1))
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+
+
+def _rotate(image: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Image rotated by ``angle`` degrees on an enlarged canvas, and the inverse 2x3 map."""
+    h, w = image.shape[:2]
+    rad = math.radians(angle)
+    cw = int(math.ceil(abs(w * math.cos(rad)) + abs(h * math.sin(rad))))
+    ch = int(math.ceil(abs(w * math.sin(rad)) + abs(h * math.cos(rad))))
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    m[0, 2] += (cw - w) / 2
+    m[1, 2] += (ch - h) / 2
+    rotated = cv2.warpAffine(image, m, (cw, ch), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return rotated, cv2.invertAffineTransform(m)
+
+
+def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    return pts @ m[:, :2].T + m[:, 2]
+
+
+def _box_of(points: np.ndarray) -> np.ndarray:
+    return np.array([points[:, 0].min(), points[:, 1].min(), points[:, 0].max(), points[:, 1].max()])
+
+
+def find_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, min_score: float | None = None,
+               rotations: tuple[float, ...] = (-30.0, 30.0)) -> list[Face]:
+    """Every face in an RGB uint8 image, with its box, score and 68 landmarks.
+
+    ``detector`` is ``hog`` (fast), ``cnn`` (more robust, slower) or ``none`` (the image is
+    already a face crop). ``upsample`` enlarges the image that many times for small faces.
+    When nothing is found upright, the image is searched again rotated by each of
+    ``rotations`` degrees, and boxes and landmarks are mapped back. Detections scoring
+    under ``min_score`` (default: 0.3 for hog, 0.5 for cnn) are dropped. Faces whose landmarks
+    are implausible carry a ``rejected`` reason instead of being dropped silently.
+    """
+    if detector not in DETECTORS:
+        raise ValueError(f"unknown detector {detector!r}; choose from {', '.join(DETECTORS)}")
+    image = np.ascontiguousarray(image)
+    if min_score is None:
+        min_score = DEFAULT_MIN_SCORE[detector]
+
+    def detect(img):
+        return [(b, s) for b, s in _detect_boxes(img, detector, upsample) if s >= min_score]
+
+    faces = [_face(image, box, score, None) for box, score in detect(image)]
+    if not faces and detector != "none":
+        for angle in rotations:
+            rotated, back = _rotate(image, angle)
+            found = detect(rotated)
+            if found:
+                faces = [_face(rotated, box, score, back) for box, score in found]
+                break
+    for face in faces:
+        face.rejected = implausibility(face.landmarks, image.shape)
+    faces.sort(key=lambda f: (f.box[0], f.box[1]))
+    return faces
+
+
+def _face(image: np.ndarray, box: np.ndarray, score: float, back: np.ndarray | None) -> Face:
+    landmarks = predict_landmarks(image, box)
+    if back is not None:
+        corners = np.array([[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]])
+        box = _box_of(_apply(back, corners))
+        landmarks = _apply(back, landmarks)
+    return Face(box=box.astype(np.float64), landmarks=landmarks, score=score)

@@ -1,0 +1,171 @@
+"""Fit: map the canonical face frame onto a photographed face.
+
+The mesh's vertices are the face's own landmarks (60 of them) plus rings pushed out beyond the
+jaw and above the brows. Each canonical triangle maps affinely onto its image triangle, so a mask
+drawn in the canonical frame bends with the jaw, nose and chin of the real face: a turned face
+compresses the far side, a tilted face rotates it. Points outside the landmarks are extrapolated
+with the face's overall affine pose, shortened on the far side of a turned face.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .canonical import (BROW_LIFT, CANONICAL_VERTICES, MEAN_SHAPE, MESH_LANDMARKS, RING_DISTANCES, TRIANGLES,
+                        jaw_normals)
+
+POSE_LANDMARKS = np.r_[0:17, 27:48]  # jaw, nose and eyes: stable under expressions
+
+
+@dataclass
+class Raster:
+    """A pixel grid over the canonical frame: pixel (0, 0) is at canonical (x0, y0)."""
+
+    x0: float
+    y0: float
+    scale: float  # pixels per canonical unit
+    width: int
+    height: int
+
+    def grid(self) -> tuple[np.ndarray, np.ndarray]:
+        """Canonical x and y of every pixel centre."""
+        xs = self.x0 + np.arange(self.width, dtype=np.float32) / self.scale
+        ys = self.y0 + np.arange(self.height, dtype=np.float32) / self.scale
+        return np.meshgrid(xs, ys)
+
+    def to_pixels(self, pts: np.ndarray) -> np.ndarray:
+        return (np.asarray(pts, np.float64) - [self.x0, self.y0]) * self.scale
+
+    @classmethod
+    def around(cls, bounds: tuple[float, float, float, float], scale: float) -> "Raster":
+        x0, y0, x1, y1 = bounds
+        return cls(x0, y0, scale, int(np.ceil((x1 - x0) * scale)) + 1, int(np.ceil((y1 - y0) * scale)) + 1)
+
+
+@dataclass
+class FaceMesh:
+    """Canonical and image positions of the control mesh for one face."""
+
+    canonical: np.ndarray  # (N, 2)
+    image: np.ndarray  # (N, 2)
+    triangles: np.ndarray  # (T, 3)
+    linear: np.ndarray  # 2x2 part of the least-squares affine canonical -> image
+    offset: np.ndarray  # (2,)
+    side_factors: tuple[float, float]  # horizontal foreshortening of image-left and image-right sides
+
+    @property
+    def scale(self) -> float:
+        """Image pixels per canonical unit (the face's interocular distance, roughly)."""
+        return float(np.sqrt(abs(np.linalg.det(self.linear))))
+
+    @property
+    def roll(self) -> float:
+        """In-plane rotation of the face, radians."""
+        return float(np.arctan2(self.linear[1, 0], self.linear[0, 0]))
+
+    def to_image(self, pts: np.ndarray) -> np.ndarray:
+        """Canonical points to image points through the mesh (affine pose outside it)."""
+        pts = np.atleast_2d(np.asarray(pts, np.float64))
+        out = pts @ self.linear.T + self.offset
+        tri_of = _locate(self.canonical, self.triangles, pts)
+        for i, t in enumerate(tri_of):
+            if t < 0:
+                continue
+            src = self.canonical[self.triangles[t]]
+            dst = self.image[self.triangles[t]]
+            m = cv2.getAffineTransform(src.astype(np.float32), dst.astype(np.float32))
+            out[i] = m[:, :2] @ pts[i] + m[:, 2]
+        return out
+
+
+def _locate(vertices: np.ndarray, triangles: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Index of the triangle holding each point, -1 outside."""
+    a, b, c = (vertices[triangles[:, k]] for k in range(3))
+    v0, v1 = b - a, c - a
+    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
+    result = np.full(len(pts), -1)
+    for i, p in enumerate(pts):
+        w = p - a
+        u = (w[:, 0] * v1[:, 1] - v1[:, 0] * w[:, 1]) / den
+        v = (v0[:, 0] * w[:, 1] - w[:, 0] * v0[:, 1]) / den
+        inside = np.nonzero((u >= -1e-9) & (v >= -1e-9) & (u + v <= 1 + 1e-9))[0]
+        if len(inside):
+            result[i] = inside[0]
+    return result
+
+
+def _affine_fit(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a = np.hstack([src, np.ones((len(src), 1))])
+    sol, *_ = np.linalg.lstsq(a, dst, rcond=None)
+    return sol[:2].T, sol[2]
+
+
+def build_mesh(landmarks: np.ndarray) -> FaceMesh:
+    """The control mesh of a face from its 68 landmarks."""
+    lm = np.asarray(landmarks, np.float64)
+    linear, offset = _affine_fit(MEAN_SHAPE[POSE_LANDMARKS], lm[POSE_LANDMARKS])
+    # how much each side is foreshortened: nose tip position between the jaw sides, in face-aligned units
+    inv = np.linalg.inv(linear)
+    aligned = (lm - offset) @ inv.T
+    left = max(aligned[30, 0] - aligned[2, 0], 1e-3)
+    right = max(aligned[14, 0] - aligned[30, 0], 1e-3)
+    f_left = float(np.clip(2 * left / (left + right), 0.15, 1.6))
+    f_right = float(np.clip(2 * right / (left + right), 0.15, 1.6))
+
+    canon_jaw = MEAN_SHAPE[0:17]
+    canon_normals = jaw_normals(canon_jaw, MEAN_SHAPE[30])
+    image_pts = [lm[MESH_LANDMARKS]]
+    for d in RING_DISTANCES:
+        delta = d * canon_normals
+        factor = np.where(delta[:, 0] < 0, f_left, f_right)
+        delta = np.stack([delta[:, 0] * factor, delta[:, 1]], axis=1)
+        image_pts.append(lm[0:17] + delta @ linear.T)
+    lift = np.array([0.0, -BROW_LIFT]) @ linear.T
+    image_pts.append(lm[17:27] + lift)
+    return FaceMesh(CANONICAL_VERTICES, np.vstack(image_pts), TRIANGLES, linear, offset, (f_left, f_right))
+
+
+def warp_layers(mesh: FaceMesh, raster: Raster, layers: list[np.ndarray], image_shape: tuple[int, ...],
+                region: np.ndarray | None = None):
+    """Warp canonical-raster layers onto the image.
+
+    ``region``: canonical polygon outside which nothing is drawn (the mask's bounds), used to keep the
+    region of interest small. Returns ``(x0, y0, warped_layers)`` with the layers cut to the region of
+    interest whose top-left image pixel is ``(x0, y0)``; ``None`` when the region leaves the image.
+    """
+    h, w = image_shape[:2]
+    tri_img = mesh.image[mesh.triangles]
+    if region is not None:
+        hull = mesh.to_image(region)
+    else:
+        hull = mesh.image
+    x0 = int(np.floor(max(hull[:, 0].min() - 2, 0)))
+    y0 = int(np.floor(max(hull[:, 1].min() - 2, 0)))
+    x1 = int(np.ceil(min(hull[:, 0].max() + 3, w)))
+    y1 = int(np.ceil(min(hull[:, 1].max() + 3, h)))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    rw, rh = x1 - x0, y1 - y0
+    # label every ROI pixel with the triangle covering it; larger triangles first so small ones win
+    labels = np.full((rh, rw), -1, np.int32)
+    areas = np.abs(np.cross(tri_img[:, 1] - tri_img[:, 0], tri_img[:, 2] - tri_img[:, 0]))
+    coeffs = np.zeros((len(tri_img), 2, 3), np.float64)
+    for t in np.argsort(-areas):
+        if areas[t] < 1e-6:
+            continue
+        src = (tri_img[t] - [x0, y0]).astype(np.float32)
+        dst = raster.to_pixels(mesh.canonical[mesh.triangles[t]]).astype(np.float32)
+        coeffs[t] = cv2.getAffineTransform(src, dst)
+        cv2.fillConvexPoly(labels, np.round(src * 16).astype(np.int32), int(t), lineType=cv2.LINE_8, shift=4)
+    valid = labels >= 0
+    yy, xx = np.mgrid[0:rh, 0:rw].astype(np.float64)
+    c = coeffs[np.maximum(labels, 0)]
+    map_x = (c[..., 0, 0] * xx + c[..., 0, 1] * yy + c[..., 0, 2]).astype(np.float32)
+    map_y = (c[..., 1, 0] * xx + c[..., 1, 1] * yy + c[..., 1, 2]).astype(np.float32)
+    map_x[~valid] = -10
+    map_y[~valid] = -10
+    warped = [cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+              for layer in layers]
+    return x0, y0, warped

@@ -1,0 +1,153 @@
+"""Render: light the drawn mask like the face it sits on, then blend it in without a rim.
+
+Lighting is measured on the photo itself, through the fitted mesh: skin brightness of the cheeks,
+forehead and nose bridge gives the exposure and the light's side; the scene's average colour gives
+the light's tint; the skin's fine-grain variation gives the noise to add. Grayscale photos get a
+grayscale mask.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .colors import linear_to_srgb, luminance, srgb_to_linear
+from .fit import FaceMesh
+
+# canonical sample points: left cheek, right cheek, forehead (3), nose bridge
+_SAMPLES = np.array([[-0.62, 0.42], [0.62, 0.42], [-0.35, -0.55], [0.0, -0.6], [0.35, -0.55], [0.0, 0.12]])
+AMBIENT = 0.42
+
+
+@dataclass
+class Lighting:
+    exposure: float  # linear-light multiplier for albedo
+    tint: np.ndarray  # (3,) light colour, mean 1
+    direction: np.ndarray  # (3,) unit vector in the canonical frame, z toward the camera
+    noise: float  # sensor noise sigma, 0..255 units
+    blur: float  # optical blur sigma, pixels
+    grayscale: bool
+
+
+def is_grayscale(image: np.ndarray) -> bool:
+    """True when the three channels are (nearly) the same everywhere."""
+    sub = image[:: max(1, image.shape[0] // 64), :: max(1, image.shape[1] // 64)].astype(np.int16)
+    return bool(np.abs(sub[..., 0] - sub[..., 1]).max() <= 3 and np.abs(sub[..., 1] - sub[..., 2]).max() <= 3)
+
+
+def _patch_mean(lin: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray | None:
+    h, w = lin.shape[:2]
+    x, y = centre
+    r = max(1, int(radius))
+    x0, x1 = int(max(x - r, 0)), int(min(x + r + 1, w))
+    y0, y1 = int(max(y - r, 0)), int(min(y + r + 1, h))
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return None
+    return np.median(lin[y0:y1, x0:x1].reshape(-1, 3), axis=0)
+
+
+def measure_lighting(image: np.ndarray, mesh: FaceMesh) -> Lighting:
+    """Lighting of one face, measured on the photo around it."""
+    h, w = image.shape[:2]
+    scale = mesh.scale
+    pts = mesh.to_image(_SAMPLES)
+    lin = srgb_to_linear(image.astype(np.float32) / 255.0)
+    samples = [_patch_mean(lin, p, 0.09 * scale) for p in pts]
+    lum = [float(luminance(s)) if s is not None else np.nan for s in samples]
+    skin = float(np.nanmedian(lum)) if np.isfinite(lum).any() else 0.2
+    # a region around the face for the scene's highlights and tint
+    cx, cy = mesh.to_image(np.array([[0.0, 0.7]]))[0]
+    r = 2.2 * scale
+    x0, x1 = int(max(cx - r, 0)), int(min(cx + r, w))
+    y0, y1 = int(max(cy - r, 0)), int(min(cy + r, h))
+    region = lin[y0:y1, x0:x1].reshape(-1, 3)
+    if len(region) == 0:
+        region = lin.reshape(-1, 3)
+    region = region[:: max(1, len(region) // 20000)]
+    bright = float(np.percentile(luminance(region), 98))
+    exposure = max(skin / 0.42, min(bright / 0.85, skin / 0.13))
+    exposure = float(np.clip(exposure, 0.03, 2.0))
+    mean = region.mean(axis=0) + 1e-4
+    tint = np.clip((mean / mean.mean()) ** 0.35, 0.8, 1.25).astype(np.float32)
+    left, right = lum[0], lum[1]
+    lx = 0.0 if not (np.isfinite(left) and np.isfinite(right)) else (right - left) / (right + left + 1e-4)
+    forehead = np.nanmean(lum[2:5]) if np.isfinite(lum[2:5]).any() else skin
+    cheeks = np.nanmean(lum[0:2]) if np.isfinite(lum[0:2]).any() else skin
+    ly = -(forehead - cheeks) / (forehead + cheeks + 1e-4)
+    # undo the face's roll so the direction is in the canonical frame
+    c, s = np.cos(-mesh.roll), np.sin(-mesh.roll)
+    lx, ly = c * lx - s * ly, s * lx + c * ly
+    direction = np.array([np.clip(2.0 * lx, -1.2, 1.2), np.clip(1.5 * ly, -0.8, 0.8), 1.0], np.float32)
+    direction /= np.linalg.norm(direction)
+    noise = _noise_sigma(image, mesh)
+    blur = 0.45 + 0.25 * float(np.clip(scale / 120.0, 0, 1))
+    return Lighting(exposure, tint, direction, noise, blur, is_grayscale(image))
+
+
+def _noise_sigma(image: np.ndarray, mesh: FaceMesh) -> float:
+    """Fine-grain variation of the skin (sensor noise plus skin texture), 0..255 units."""
+    h, w = image.shape[:2]
+    r = int(max(3, 0.15 * mesh.scale))
+    sigmas = []
+    for x, y in mesh.to_image(np.array([[-0.6, 0.45], [0.6, 0.45], [0.0, -0.5]])):
+        x0, x1 = int(max(x - r, 0)), int(min(x + r, w))
+        y0, y1 = int(max(y - r, 0)), int(min(y + r, h))
+        if x1 - x0 < 5 or y1 - y0 < 5:
+            continue
+        gray = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+        high = gray - cv2.GaussianBlur(gray, (0, 0), 1.0)
+        sigmas.append(1.4826 * np.median(np.abs(high)) * 1.3)
+    if not sigmas:
+        return 2.0
+    return float(np.clip(min(sigmas), 0.5, 8.0))
+
+
+def shade(albedo: np.ndarray, relief: np.ndarray, occlusion: np.ndarray, gloss: np.ndarray,
+          px_per_unit: float, lighting: Lighting) -> np.ndarray:
+    """Lit linear RGB of a canonical-frame mask drawing."""
+    zx = cv2.Sobel(relief, cv2.CV_32F, 1, 0, ksize=3) / 8.0 * px_per_unit
+    zy = cv2.Sobel(relief, cv2.CV_32F, 0, 1, ksize=3) / 8.0 * px_per_unit
+    norm = np.sqrt(zx * zx + zy * zy + 1.0)
+    l = lighting.direction
+    ndotl = np.clip((-zx * l[0] - zy * l[1] + l[2]) / norm, 0, 1)
+    diffuse = (AMBIENT + (1 - AMBIENT) * ndotl) / (AMBIENT + (1 - AMBIENT) * l[2])
+    half = l + np.array([0, 0, 1], np.float32)
+    half /= np.linalg.norm(half)
+    ndoth = np.clip((-zx * half[0] - zy * half[1] + half[2]) / norm, 0, 1)
+    spec = gloss * ndoth ** 24
+    lit = albedo * (diffuse * occlusion)[..., None] + spec[..., None] * 0.6
+    lit = lit * lighting.exposure * lighting.tint
+    if lighting.grayscale:
+        lit = np.repeat(luminance(lit)[..., None], 3, axis=2)
+    return lit.astype(np.float32)
+
+
+def composite(image: np.ndarray, x0: int, y0: int, alpha: np.ndarray, lit_linear: np.ndarray,
+              lighting: Lighting, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """Blend a warped, lit mask into ``image`` in place; returns the image-sized alpha actually used."""
+    h, w = alpha.shape
+    roi = image[y0:y0 + h, x0:x0 + w].astype(np.float32)
+    a = np.clip(alpha, 0, 1)
+    # soft edge: a touch of blur on the alpha, and the colour blurred like the photo's optics
+    a = cv2.GaussianBlur(a, (0, 0), 0.5)
+    prem = cv2.GaussianBlur(lit_linear * alpha[..., None], (0, 0), lighting.blur)
+    weight = cv2.GaussianBlur(alpha, (0, 0), lighting.blur)[..., None]
+    colour = prem / np.maximum(weight, 1e-4)
+    # edges curve away from the light: darken just inside the outline
+    inner = np.clip(cv2.GaussianBlur(alpha, (0, 0), max(0.8, 0.025 * scale)) * 2 - 1, 0, 1)
+    colour *= (0.8 + 0.2 * inner)[..., None]
+    rgb = linear_to_srgb(colour) * 255.0
+    if lighting.noise > 0:
+        grain = rng.normal(0.0, lighting.noise, size=rgb.shape[:2]).astype(np.float32)
+        rgb += grain[..., None] if lighting.grayscale else (
+            grain[..., None] * 0.8 + rng.normal(0.0, lighting.noise * 0.35, size=rgb.shape).astype(np.float32))
+    # contact shadow cast on the skin just outside the mask
+    spread = cv2.GaussianBlur(alpha, (0, 0), max(1.0, 0.035 * scale))
+    shadow = np.clip(spread - a, 0, 1)
+    roi = roi * (1 - 0.45 * shadow)[..., None]
+    out = roi * (1 - a[..., None]) + rgb * a[..., None]
+    image[y0:y0 + h, x0:x0 + w] = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    full = np.zeros(image.shape[:2], np.float32)
+    full[y0:y0 + h, x0:x0 + w] = a
+    return full

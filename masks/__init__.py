@@ -1,0 +1,1 @@
+"""Mask assets shipped with maskgen: palettes, textures and example user masks."""
