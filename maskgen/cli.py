@@ -29,18 +29,33 @@ def masks_command():
         click.echo(f"  {name:<12} {text}")
 
 
+@main.command("demo")
+@click.argument("out", type=click.Path(file_okay=False), default="demo_out")
+@click.option("--image", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Photo to use instead of the built-in astronaut.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def demo_command(out, image, seed):
+    """Mask the built-in photo with every type and wear style; write the images and a contact sheet."""
+    from .demo import run_demo
+
+    try:
+        summary = run_demo(out, image, seed)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {summary['images']} images of {summary['faces']} face(s) and contact_sheet.jpg to {out}",
+               err=True)
+
+
 def _register_optional_commands() -> None:
     """Commands living in other modules (torch-free at import time)."""
-    try:
-        from .dataset_cli import augment
-    except ImportError:
-        pass
-    else:
-        main.add_command(augment)
+    from .dataset_cli import augment
+
+    main.add_command(augment)
     try:
         from maskgen_trainer.cli import evaluate, predict, train
-    except ImportError:
-        pass
+    except ModuleNotFoundError as exc:  # maskgen installed without its trainer package
+        if exc.name not in ("maskgen_trainer", "maskgen_trainer.cli"):
+            raise
     else:
         for command in (train, evaluate, predict):
             main.add_command(command)

@@ -17,7 +17,8 @@ from .landmarks import implausibility
 from .types import Face
 
 DETECTORS = ("hog", "cnn", "none")
-DEFAULT_MIN_SCORE = {"hog": 0.3, "cnn": 0.5, "none": 0.0}
+DEFAULT_MIN_SCORE = {"hog": 0.0, "cnn": 0.0, "none": 0.0}
+RELATIVE_MIN_SCORE = 0.15  # a detection this much weaker than the photo's best is taken as a false alarm
 
 _lock = threading.Lock()
 _cache: dict[str, object] = {}
@@ -91,7 +92,9 @@ def find_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, min_
     already a face crop). ``upsample`` enlarges the image that many times for small faces.
     When nothing is found upright, the image is searched again rotated by each of
     ``rotations`` degrees, and boxes and landmarks are mapped back. Detections scoring
-    under ``min_score`` (default: 0.3 for hog, 0.5 for cnn) are dropped. Faces whose landmarks
+    under ``min_score`` (default 0, dlib's own threshold) are dropped, and so are those scoring under
+    0.15 of the photo's best detection (patches and prints that look faintly like a face beside
+    a real one). Faces whose landmarks
     are implausible carry a ``rejected`` reason instead of being dropped silently.
     """
     if detector not in DETECTORS:
@@ -101,7 +104,11 @@ def find_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, min_
         min_score = DEFAULT_MIN_SCORE[detector]
 
     def detect(img):
-        return [(b, s) for b, s in _detect_boxes(img, detector, upsample) if s >= min_score]
+        found = [(b, s) for b, s in _detect_boxes(img, detector, upsample) if s >= min_score]
+        if len(found) > 1:
+            best = max(s for _, s in found)
+            found = [(b, s) for b, s in found if s >= RELATIVE_MIN_SCORE * best]
+        return found
 
     faces = [_face(image, box, score, None) for box, score in detect(image)]
     if not faces and detector != "none":

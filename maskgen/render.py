@@ -67,7 +67,8 @@ def measure_lighting(image: np.ndarray, mesh: FaceMesh) -> Lighting:
     region = region[:: max(1, len(region) // 20000)]
     bright = float(np.percentile(luminance(region), 98))
     exposure = max(skin / 0.42, min(bright / 0.85, skin / 0.13))
-    exposure = float(np.clip(exposure, 0.03, 2.0))
+    # a white mask is never much brighter than the brightest things around the face
+    exposure = float(np.clip(min(exposure, 1.1 * bright / 0.85), 0.03, 2.0))
     mean = region.mean(axis=0) + 1e-4
     tint = np.clip((mean / mean.mean()) ** 0.35, 0.8, 1.25).astype(np.float32)
     left, right = lum[0], lum[1]
@@ -117,10 +118,16 @@ def shade(albedo: np.ndarray, relief: np.ndarray, occlusion: np.ndarray, gloss: 
     ndoth = np.clip((-zx * half[0] - zy * half[1] + half[2]) / norm, 0, 1)
     spec = gloss * ndoth ** 24
     lit = albedo * (diffuse * occlusion)[..., None] + spec[..., None] * 0.6
-    lit = lit * lighting.exposure * lighting.tint
+    lit = highlight_rolloff(lit * lighting.exposure * lighting.tint)
     if lighting.grayscale:
         lit = np.repeat(luminance(lit)[..., None], 3, axis=2)
     return lit.astype(np.float32)
+
+
+def highlight_rolloff(lit: np.ndarray, knee: float = 0.7) -> np.ndarray:
+    """Compress linear values above ``knee`` smoothly toward 1, as a camera's tone curve does."""
+    over = np.maximum(lit - knee, 0)
+    return np.where(lit > knee, knee + (1 - knee) * (1 - np.exp(-over / (1 - knee))), lit).astype(np.float32)
 
 
 def composite(image: np.ndarray, x0: int, y0: int, alpha: np.ndarray, lit_linear: np.ndarray,
@@ -142,10 +149,11 @@ def composite(image: np.ndarray, x0: int, y0: int, alpha: np.ndarray, lit_linear
         grain = rng.normal(0.0, lighting.noise, size=rgb.shape[:2]).astype(np.float32)
         rgb += grain[..., None] if lighting.grayscale else (
             grain[..., None] * 0.8 + rng.normal(0.0, lighting.noise * 0.35, size=rgb.shape).astype(np.float32))
-    # contact shadow cast on the skin just outside the mask
-    spread = cv2.GaussianBlur(alpha, (0, 0), max(1.0, 0.035 * scale))
-    shadow = np.clip(spread - a, 0, 1)
-    roi = roi * (1 - 0.45 * shadow)[..., None]
+    # contact shadow cast on the skin just outside the mask, falling mostly below it
+    sigma = max(1.0, 0.035 * scale)
+    drop = np.float32([[1, 0, 0], [0, 1, 1.2 * sigma]])
+    spread = cv2.GaussianBlur(cv2.warpAffine(alpha, drop, (w, h)), (0, 0), sigma)
+    roi = roi * (1 - 0.4 * np.clip(spread, 0, 1))[..., None]
     out = roi * (1 - a[..., None]) + rgb * a[..., None]
     image[y0:y0 + h, x0:x0 + w] = np.clip(np.round(out), 0, 255).astype(np.uint8)
     full = np.zeros(image.shape[:2], np.float32)

@@ -21,7 +21,7 @@ from .types import MaskAttributes
 JAW = MEAN_SHAPE[0:17]
 JAW_NORMALS = jaw_normals(JAW, MEAN_SHAPE[30])
 TOP = 0.20  # canonical y of a correctly worn mask's top edge on the nose bridge
-WEAR_TOP = {"correct": TOP, "nose": 0.84, "chin": 1.36}
+WEAR_TOP = {"correct": TOP, "nose": 0.87, "chin": 1.37}
 WEAR_SQUASH = {"correct": 1.0, "nose": 0.96, "chin": 0.8}
 LOWEST = 2.62  # nothing is drawn below this (the mesh ends under the neck)
 
@@ -116,7 +116,8 @@ class Canvas:
     def __init__(self, attrs: MaskAttributes, rng: np.random.Generator, px_per_unit: float,
                  sides: tuple[bool, bool], top: float, bottom: float, half_width: float):
         self.attrs, self.rng, self.sides = attrs, rng, sides
-        self.top = top + attrs.top
+        # the top-edge variation matters on the nose bridge; elsewhere it must not uncover the lips
+        self.top = top + (attrs.top if attrs.wear == "correct" else 0.3 * attrs.top)
         self.w = attrs.width
         self.h = attrs.height
         new_top, squash = wear_transform(attrs.wear, self.top, bottom)
@@ -312,7 +313,7 @@ def n95_valve(c: Canvas):
 def cloth(c: Canvas):
     def top_fn(x):
         ax = np.abs(x)
-        return c.top - 0.05 + 0.16 * smoothstep(ax / 0.6) + 0.05 * ax ** 2
+        return c.top - 0.03 + 0.15 * smoothstep(ax / 0.6) + 0.05 * ax ** 2
 
     body, outline = _body(c, top_fn, 0.04, 0.16)
     seam_x = 0.02 * np.sin(c.Y * 2.0)
@@ -452,6 +453,10 @@ def draw(attrs: MaskAttributes, rng: np.random.Generator, px_per_unit: float, si
     relief = relief + soft_wrinkles(c, WRINKLES.get(attrs.mask_type, 0.0))
     body = body * c.below_lowest
     albedo = texture_albedo(c.X, c.Y, c.raster.scale)
+    if attrs.texture not in ("none", "nonwoven"):
+        # sewn masks have a hemmed edge: a narrow band of plain fabric where the print is folded under
+        hem = np.clip(3.5 - c.dist(body) / 0.02, 0, 1)[..., None]
+        albedo = albedo * (1 - hem) + base_linear[None, None, :] * 0.92 * hem
     for region, colour in extras:
         albedo = albedo * (1 - region[..., None]) + hex_to_linear(colour) * region[..., None]
     alpha = body

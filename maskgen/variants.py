@@ -1,0 +1,31 @@
+"""Rotated and flipped copies of a photo with its landmarks moved to match (for checks and tests)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .landmarks import flip_landmarks
+
+VARIANTS = ("upright", "rot+25", "rot-25", "flip")
+
+
+def rotate_image(image: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` rotated by ``angle`` degrees (counter-clockwise) on a canvas holding all of it, and the 2x3 map."""
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(np.ceil(w * cos + h * sin)), int(np.ceil(w * sin + h * cos))
+    m[0, 2] += (nw - w) / 2
+    m[1, 2] += (nh - h) / 2
+    return cv2.warpAffine(image, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT), m
+
+
+def make_variant(image: np.ndarray, landmarks: np.ndarray, variant: str) -> tuple[np.ndarray, np.ndarray]:
+    """The photo and its landmarks after ``variant`` (one of :data:`VARIANTS`)."""
+    if variant == "upright":
+        return image, landmarks
+    if variant == "flip":
+        return np.ascontiguousarray(image[:, ::-1]), flip_landmarks(landmarks, image.shape[1])
+    angle = float(variant[3:])
+    rotated, m = rotate_image(image, angle)
+    return rotated, landmarks @ m[:, :2].T + m[:, 2]

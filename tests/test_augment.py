@@ -1,0 +1,383 @@
+"""Tests for maskgen.augment: labels follow the pixels, determinism, presets, config files."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from maskgen import augment as A
+from maskgen.landmarks import LEFT_EYE, RIGHT_EYE, flip_landmarks
+
+
+@pytest.fixture(scope="module")
+def astro_face():
+    """The astronaut photo, its largest face's landmarks and box, and an alpha over the lower face."""
+    from maskgen.faces import find_faces
+
+    image = data.astronaut()
+    face = max(find_faces(image), key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+    alpha = np.zeros(image.shape[:2], np.float32)
+    hull = cv2.convexHull(np.vstack([face.landmarks[2:15], face.landmarks[[29]]]).astype(np.int32))
+    cv2.fillConvexPoly(alpha, hull, 1.0)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 2.0)
+    return image, face.landmarks, face.box, alpha
+
+
+@pytest.fixture(scope="module")
+def dots():
+    """A black image with a small gaussian dot under each of 68 grid 'landmarks'."""
+    h, w = 360, 400
+    xs, ys = np.meshgrid(np.arange(10) * 20.0 + 110, np.arange(7) * 20.0 + 120)
+    pts = np.stack([xs.ravel(), ys.ravel()], axis=1)[:68]
+    pts += np.random.default_rng(0).uniform(-0.5, 0.5, pts.shape)  # subpixel positions
+    yy, xx = np.mgrid[0:h, 0:w]
+    image = np.zeros((h, w), np.float64)
+    for x, y in pts:
+        sl = np.s_[int(y) - 6:int(y) + 7, int(x) - 6:int(x) + 7]
+        image[sl] += np.exp(-((xx[sl] - x) ** 2 + (yy[sl] - y) ** 2) / (2 * 1.3**2))
+    image = np.repeat(np.clip(image * 250, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    box = np.array([100.0, 100.0, 300.0, 260.0])
+    return image, pts, box
+
+
+def forced(**ops) -> dict:
+    """A spec running exactly the given ops, every time."""
+    spec = dict(ops)
+    spec["p"] = {op: 1.0 for op in ops if op != "flip"}
+    return spec
+
+
+def dot_errors(image: np.ndarray, landmarks: np.ndarray, margin: int = 10) -> np.ndarray:
+    """Distance from each landmark well inside the frame to the centroid of the dot around it."""
+    grey = image[..., 0].astype(np.float64)
+    h, w = grey.shape
+    errors = []
+    for x, y in landmarks:
+        if not (margin <= x < w - margin and margin <= y < h - margin):
+            continue
+        x0, y0 = int(round(x)) - 6, int(round(y)) - 6
+        patch = grey[y0:y0 + 13, x0:x0 + 13]
+        patch = np.where(patch > 0.1 * patch.max(), patch, 0)
+        py, px = np.mgrid[0:13, 0:13]
+        cx, cy = (patch * px).sum() / patch.sum() + x0, (patch * py).sum() / patch.sum() + y0
+        errors.append(np.hypot(cx - x, cy - y))
+    assert len(errors) > 40, "too few landmarks left inside the frame to check"
+    return np.array(errors)
+
+
+def is_grey(image: np.ndarray) -> bool:
+    return np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 0], image[..., 2])
+
+
+def fitted_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares 2x3 affine map taking src points onto dst points."""
+    m, *_ = np.linalg.lstsq(np.hstack([src, np.ones((len(src), 1))]), dst, rcond=None)
+    return m.T
+
+
+GEOMETRIC = {
+    "rotate": [30, 30],
+    "scale": [1.6, 1.6],
+    "translate": [0.07, 0.07],
+    "shear": [12, 12],
+    "crop": [0.15, 0.15],
+    "flip": 1.0,
+}
+PHOTOMETRIC = {
+    "brightness": [1.3, 1.3],
+    "contrast": [0.7, 0.7],
+    "hue": [40, 40],
+    "saturation": [1.5, 1.5],
+    "blur": [2.0, 2.0],
+    "motion_blur": [9, 9],
+    "noise": [10, 10],
+    "jpeg": [20, 20],
+}
+
+
+# ----------------------------------------------------------------------------- geometry
+
+@pytest.mark.parametrize("op", list(GEOMETRIC))
+def test_geometric_op_moves_landmarks_with_content(op, dots):
+    image, pts, box = dots
+    alpha = (image[..., 0] / 255.0).astype(np.float32)
+    res = A.augment(image, [pts], [box], [alpha], forced(**{op: GEOMETRIC[op]}), np.random.default_rng(1))
+    assert res.applied and res.applied[0].startswith({"flip": "fliplr", "rotate": "affine", "scale": "affine",
+                                                      "translate": "affine", "shear": "affine"}.get(op, op))
+    assert res.image.shape == image.shape and res.image.dtype == np.uint8
+    assert not np.array_equal(res.image, image)
+    assert res.landmarks[0].shape == (68, 2) and res.boxes[0].shape == (4,)
+    assert res.alphas[0].shape == image.shape[:2] and res.alphas[0].dtype == np.float32
+    assert dot_errors(res.image, res.landmarks[0]).max() < 0.2
+    # the alpha moved exactly like the image
+    assert np.abs(res.alphas[0] * 255 - res.image[..., 0]).max() < 3
+
+
+def test_combined_geometry_on_a_real_face(astro_face):
+    image, lm, box, alpha = astro_face
+    spec = forced(rotate=[-17, -17], scale=[1.2, 1.2], translate=[-0.04, -0.04], shear=[5, 5])
+    res = A.augment(image, [lm], [box], [alpha], spec, np.random.default_rng(3))
+    assert res.applied == ["affine(rotate=-17,scale=1.2,tx=-0.04,ty=-0.04,shear=5)"]
+    # the points moved by one affine map; warping the source with it reproduces the image
+    m = fitted_affine(lm, res.landmarks[0])
+    assert np.abs(np.hstack([lm, np.ones((68, 1))]) @ m.T - res.landmarks[0]).max() < 1e-4  # imgaug: float32
+    expected = cv2.warpAffine(image, m, image.shape[1::-1], flags=cv2.INTER_LINEAR)
+    x0, y0, x1, y1 = res.boxes[0].astype(int)
+    diff = np.abs(expected[y0:y1, x0:x1].astype(int) - res.image[y0:y1, x0:x1].astype(int))
+    assert diff.mean() < 1.0
+    # each landmark's neighbourhood is the source neighbourhood, moved
+    for i in (30, 36, 45, 48, 54):
+        x, y = np.round(res.landmarks[0][i]).astype(int)
+        assert np.abs(expected[y - 2:y + 3, x - 2:x + 3].astype(int) - res.image[y - 2:y + 3, x - 2:x + 3]).mean() < 2
+    # the alpha too, its centre of mass mapped by the same transform
+    yy, xx = np.mgrid[0:image.shape[0], 0:image.shape[1]]
+    c_src = np.array([(alpha * xx).sum(), (alpha * yy).sum()]) / alpha.sum()
+    out = res.alphas[0]
+    c_out = np.array([(out * xx).sum(), (out * yy).sum()]) / out.sum()
+    assert np.hypot(*(m[:, :2] @ c_src + m[:, 2] - c_out)) < 0.3
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_box_follows_scale_and_shift_exactly(astro_face):
+    image, lm, box, _ = astro_face
+    res = A.augment(image, [lm], [box], None, forced(scale=[0.8, 0.8], translate=[0.05, 0.05]),
+                    np.random.default_rng(0))
+    m = fitted_affine(lm, res.landmarks[0])  # index coordinates; box edges sit half a pixel out
+    corners = np.array([[box[0], box[1]], [box[2], box[3]]]) - 0.5
+    expected = (corners @ m[:, :2].T + m[:, 2] + 0.5).ravel()
+    np.testing.assert_allclose(res.boxes[0], expected, atol=1e-6)
+    assert res.visible == [1.0] and res.alphas == []
+
+
+def test_crop_is_a_crop_resized_back(astro_face):
+    image, lm, box, alpha = astro_face
+    h, w = image.shape[:2]
+    res = A.augment(image, [lm], [box], [alpha], forced(crop=[0.0, 0.2]), np.random.default_rng(4))
+    t, r, b, l = (float(v.split("=")[1]) for v in res.applied[0][len("crop("):-1].split(","))
+    y0, y1, x0, x1 = round(t * h), h - round(b * h), round(l * w), w - round(r * w)
+    assert len({t, r, b, l}) == 4  # sides drawn apart
+    assert np.array_equal(res.image, cv2.resize(image[y0:y1, x0:x1], (w, h), interpolation=cv2.INTER_LINEAR))
+    np.testing.assert_allclose(res.alphas[0], cv2.resize(alpha[y0:y1, x0:x1], (w, h)), atol=1e-5)
+    sx, sy = w / (x1 - x0), h / (y1 - y0)
+    np.testing.assert_allclose(res.landmarks[0], (lm + 0.5 - [x0, y0]) * [sx, sy] - 0.5, atol=1e-3)
+    np.testing.assert_allclose(res.boxes[0], (box - [x0, y0, x0, y0]) * [sx, sy, sx, sy], atol=1e-3)
+
+
+def test_rotation_keeps_box_size(astro_face):
+    image, lm, box, _ = astro_face
+    res = A.augment(image, [lm], [box], None, forced(rotate=[25, 25]), np.random.default_rng(0))
+    w0, h0 = box[2] - box[0], box[3] - box[1]
+    w1, h1 = res.boxes[0][2] - res.boxes[0][0], res.boxes[0][3] - res.boxes[0][1]
+    assert abs(w1 - w0) < 1 and abs(h1 - h0) < 1  # a square face box does not grow when turned
+    centre = res.landmarks[0][27:36].mean(0)
+    assert res.boxes[0][0] < centre[0] < res.boxes[0][2] and res.boxes[0][1] < centre[1] < res.boxes[0][3]
+
+
+def test_flip_swaps_left_and_right(astro_face):
+    image, lm, box, alpha = astro_face
+    res = A.augment(image, [lm], [box], [alpha], {"flip": 1.0}, np.random.default_rng(0))
+    assert res.applied == ["fliplr"]
+    assert np.array_equal(res.image, image[:, ::-1])
+    assert np.array_equal(res.alphas[0], alpha[:, ::-1])
+    np.testing.assert_allclose(res.landmarks[0], flip_landmarks(lm, image.shape[1]))
+    w = image.shape[1]
+    np.testing.assert_allclose(res.boxes[0], [w - box[2], box[1], w - box[0], box[3]])
+    # the subject's right eye stays on the image's left of the nose, as in the source
+    for points in (lm, res.landmarks[0]):
+        assert points[RIGHT_EYE, 0].mean() < points[30, 0] < points[LEFT_EYE, 0].mean()
+        assert points[0, 0] < points[16, 0] and points[48, 0] < points[54, 0]
+    # and under the flipped eye landmarks lies the mirrored eye
+    x, y = np.round(res.landmarks[0][36]).astype(int)
+    xs, ys = np.round(lm[45]).astype(int)
+    mirrored = image[ys - 2:ys + 3, xs - 2:xs + 3][:, ::-1]
+    assert np.abs(res.image[y - 2:y + 3, x - 2:x + 3].astype(int) - mirrored).max() <= 1
+
+
+def test_face_pushed_out_of_frame(astro_face):
+    image, lm, box, alpha = astro_face
+    h, w = image.shape[:2]
+    res = A.augment(image, [lm], [box], [alpha], forced(translate=[0.9, 0.9]), np.random.default_rng(0))
+    assert res.visible == [0.0]
+    x0, y0, x1, y1 = res.boxes[0]
+    assert (x1 - x0) * (y1 - y0) == 0 and 0 <= x0 <= x1 <= w and 0 <= y0 <= y1 <= h
+    assert res.landmarks[0].min() >= 0 and (res.landmarks[0] <= [w - 1, h - 1]).all()
+    assert res.alphas[0].max() == 0
+    # half out: visible is the share of the moved box still inside
+    res = A.augment(image, [lm], [box], [alpha], forced(translate=[-0.3, -0.3]), np.random.default_rng(0))
+    moved = box + [-0.3 * w, -0.3 * h, -0.3 * w, -0.3 * h]
+    assert moved[1] < 0 < moved[3]  # the top of the face left the frame
+    assert res.visible[0] == pytest.approx(moved[3] / (moved[3] - moved[1]), abs=1e-4)
+    np.testing.assert_allclose(res.boxes[0], [moved[0], 0, moved[2], moved[3]], atol=1e-4)
+
+
+def test_several_faces_and_missing_parts(dots):
+    image, pts, box = dots
+    other = pts + [5.0, 3.0]
+    res = A.augment(image, [pts, None, other], [box, box + 10, box], [None, np.ones(image.shape[:2]), None],
+                    forced(rotate=[10, 10], flip=1.0), np.random.default_rng(0))
+    assert res.landmarks[1] is None and res.alphas[0] is None and res.alphas[2] is None
+    assert len(res.boxes) == len(res.visible) == 3
+    np.testing.assert_allclose(res.landmarks[2] - res.landmarks[0], np.tile(res.landmarks[2][0] - res.landmarks[0][0],
+                                                                            (68, 1)), atol=1e-4)
+    # many alphas (more channels than cv2 warps at once) each follow their own box
+    alphas, boxes = [], []
+    for i in range(6):
+        alpha = np.zeros(image.shape[:2], np.float32)
+        alpha[100 + 25 * i:120 + 25 * i, 90 + 40 * i:110 + 40 * i] = 1
+        alphas.append(alpha)
+        boxes.append(np.array([90 + 40 * i, 100 + 25 * i, 110 + 40 * i, 120 + 25 * i], float))
+    res = A.augment(image, None, boxes, alphas, forced(rotate=[20, 20], crop=[0.1, 0.1]), np.random.default_rng(0))
+    yy, xx = np.mgrid[0:image.shape[0], 0:image.shape[1]]
+    for alpha, box in zip(res.alphas, res.boxes):
+        centre = np.array([(alpha * xx).sum(), (alpha * yy).sum()]) / alpha.sum()
+        np.testing.assert_allclose(centre, (box[:2] + box[2:]) / 2 - 0.5, atol=0.05)
+    empty = A.augment(image, [], [], None, "heavy", np.random.default_rng(0))
+    assert empty.landmarks == [] and empty.boxes == [] and empty.visible == []
+
+
+# ----------------------------------------------------------------------------- photometry
+
+@pytest.mark.parametrize("op", list(PHOTOMETRIC))
+def test_photometric_op_changes_pixels_only(op, astro_face):
+    image, lm, box, alpha = astro_face
+    res = A.augment(image, [lm], [box], [alpha], forced(**{op: PHOTOMETRIC[op]}), np.random.default_rng(2))
+    assert len(res.applied) == 1 and res.applied[0].startswith(op + "(")
+    assert res.image.shape == image.shape and res.image.dtype == np.uint8
+    assert not np.array_equal(res.image, image)
+    assert np.array_equal(res.landmarks[0], lm) and np.array_equal(res.boxes[0], box)
+    assert np.array_equal(res.alphas[0], alpha)  # alphas never see photometric ops
+    # the content is still where it was
+    assert np.corrcoef(res.image.ravel(), image.ravel())[0, 1] > 0.7 or op in ("hue", "contrast")
+
+
+def test_all_photometric_ops_together_leave_alpha_alone(astro_face):
+    image, lm, box, alpha = astro_face
+    res = A.augment(image, [lm], [box], [alpha], forced(**PHOTOMETRIC), np.random.default_rng(5))
+    assert [a.split("(")[0] for a in res.applied] == list(PHOTOMETRIC)
+    assert np.array_equal(res.alphas[0], alpha)
+
+
+def test_grey_image_stays_grey(astro_face):
+    image, lm, box, alpha = astro_face
+    grey = np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    res = A.augment(grey, [lm], [box], [alpha], forced(**PHOTOMETRIC, **GEOMETRIC), np.random.default_rng(0))
+    assert not any(a.startswith(("hue", "saturation")) for a in res.applied)
+    assert is_grey(res.image)
+    for seed in range(5):
+        assert is_grey(A.augment(grey, [lm], [box], [alpha], "heavy", np.random.default_rng(seed)).image)
+
+
+# ----------------------------------------------------------------------------- presets and determinism
+
+def test_none_is_identity(astro_face):
+    image, lm, box, alpha = astro_face
+    res = A.augment(image, [lm], [box], [alpha], "none")
+    assert res.applied == [] and res.visible == [1.0]
+    assert np.array_equal(res.image, image)
+    assert np.array_equal(res.landmarks[0], lm) and np.array_equal(res.boxes[0], box)
+    assert np.array_equal(res.alphas[0], alpha)
+    nothing = A.augment(image, [lm], [box], [alpha], {"rotate": 10, "p": {"rotate": 0.0}}, np.random.default_rng(0))
+    assert nothing.applied == [] and np.array_equal(nothing.image, image)
+
+
+def test_same_seed_same_bytes(astro_face):
+    image, lm, box, alpha = astro_face
+    before = image.copy()
+    for seed in (0, 1, 2):
+        a = A.augment(image, [lm], [box], [alpha], "heavy", np.random.default_rng(seed))
+        b = A.augment(image, [lm], [box], [alpha], "heavy", np.random.default_rng(seed))
+        assert a.image.tobytes() == b.image.tobytes() and a.alphas[0].tobytes() == b.alphas[0].tobytes()
+        assert a.landmarks[0].tobytes() == b.landmarks[0].tobytes() and a.boxes[0].tobytes() == b.boxes[0].tobytes()
+        assert a.applied == b.applied and a.visible == b.visible
+    assert np.array_equal(image, before)  # the input is never written to
+    everything = forced(**PHOTOMETRIC, **GEOMETRIC)
+    a, b = (A.augment(image, [lm], [box], [alpha], everything, np.random.default_rng(9)) for _ in range(2))
+    assert a.image.tobytes() == b.image.tobytes() and a.applied == b.applied and len(a.applied) == 11
+    assert np.array_equal(image, before)
+    runs = {tuple(A.augment(image, [lm], [box], None, "heavy", np.random.default_rng(s)).applied) for s in range(6)}
+    assert len(runs) > 1
+
+
+def test_rng_required():
+    with pytest.raises(ValueError, match="Generator"):
+        A.augment(np.zeros((8, 8, 3), np.uint8), [], [], None, "light")
+    with pytest.raises(ValueError, match="Generator"):
+        A.augment(np.zeros((8, 8, 3), np.uint8), [], [], None, "light", 42)
+    with pytest.raises(ValueError, match="preset"):
+        A.augment(np.zeros((8, 8, 3), np.uint8), [], [], None, "medium", np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("preset", ["light", "heavy"])
+def test_presets_run_every_op_they_list(preset, dots):
+    image, pts, box = dots
+    small, pts, box = image[::2, ::2].copy(), pts / 2, box / 2
+    seen = set()
+    for seed in range(60):
+        res = A.augment(small, [pts], [box], None, preset, np.random.default_rng(seed))
+        seen.update(a.split("(")[0] for a in res.applied)
+        assert res.image.shape == small.shape and 0 <= res.visible[0] <= 1
+    spec = A.preset_spec(preset)
+    expected = {"fliplr"} | {op for op in A.PHOTOMETRIC_OPS if op in spec}
+    expected |= {"affine"} | ({"crop"} if "crop" in spec else set())
+    expected -= {"hue", "saturation"}  # the dots image is grey
+    assert expected <= seen
+    light, heavy = A.preset_spec("light"), A.preset_spec("heavy")
+    assert light["rotate"] == [-10, 10] and heavy["rotate"] == [-25, 25] and heavy["scale"] == [0.75, 1.25]
+
+
+# ----------------------------------------------------------------------------- config files
+
+def test_load_json_and_toml(tmp_path):
+    j = tmp_path / "aug.json"
+    j.write_text(json.dumps({"flip": 0.5, "rotate": 15, "scale": [0.9, 1.1], "jpeg": [40, 95], "p": {"rotate": 0.3}}))
+    spec = A.load_augment_config(j)
+    assert spec["rotate"] == [-15, 15] and spec["p"] == {"rotate": 0.3, "scale": 1.0, "jpeg": 1.0}
+    t = tmp_path / "aug.toml"
+    t.write_text('base = "light"\nrotate = [-20, 20]\nnoise = 4\n[p]\nnoise = 0.25\n')
+    spec = A.load_augment_config(t)
+    assert spec["rotate"] == [-20, 20] and spec["noise"] == [0, 4] and spec["p"]["noise"] == 0.25
+    assert spec["scale"] == A.preset_spec("light")["scale"] and spec["p"]["rotate"] == 0.5
+    assert A.validate_spec(spec) == spec  # the returned dict is itself a valid spec
+    res = A.augment(np.zeros((32, 32, 3), np.uint8), [], [], None, spec, np.random.default_rng(0))
+    assert res.image.shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"rotat": 10}', "unknown key.*'rotat'"),
+    ('{"scale": 1.1}', "'scale'.*\\[low, high\\]"),
+    ('{"rotate": [10, -10]}', "'rotate'.*above"),
+    ('{"jpeg": [0, 200]}', "'jpeg'.*\\[1, 100\\]"),
+    ('{"rotate": "10"}', "'rotate'.*number"),
+    ('{"flip": 1.5}', "'flip'.*probability"),
+    ('{"p": {"blurr": 0.5}}', "unknown op 'blurr'"),
+    ('{"p": {"blur": 0.5}}', "'blur', which has no range"),
+    ('{"base": "extreme"}', "'base'"),
+    ('{"rotate": 10,', "not valid JSON"),
+    ('[1, 2]', "expected a table"),
+])
+def test_bad_config_is_named(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message) as info:
+        A.load_augment_config(path)
+    assert str(path) in str(info.value)
+
+
+def test_bad_toml_and_missing_file(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("rotate = [1, \n")
+    with pytest.raises(ValueError, match="not valid TOML") as info:
+        A.load_augment_config(path)
+    assert str(path) in str(info.value)
+    with pytest.raises(ValueError, match="cannot read"):
+        A.load_augment_config(tmp_path / "missing.json")
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="RGB uint8"):
+        A.augment(np.zeros((8, 8), np.uint8), [], [], None, "none")
+    with pytest.raises(ValueError, match="alpha"):
+        A.augment(np.zeros((8, 8, 3), np.uint8), [None], [np.zeros(4)], [np.zeros((4, 4))], "none")
