@@ -27,6 +27,7 @@ class MaskType:
     folder: Path | None = None  # user masks: folder with mask.png and anchors.json
     anchors: dict = field(default_factory=dict, hash=False, compare=False)
     recolor: bool = False
+    in_random: bool = True  # drawn when the user asks for 'random'
 
 
 def _p(*entries):
@@ -120,7 +121,7 @@ def load_user_mask(folder: str) -> MaskType:
     return MaskType(meta.get("name", path.name), meta.get("description", f"user mask from {path}"), palette,
                     (("none", 1.0),), folder=path,
                     anchors={k: tuple(map(float, anchors[k])) for k in ANCHOR_NAMES},
-                    recolor=bool(meta.get("recolor", False)))
+                    recolor=bool(meta.get("recolor", False)), in_random=bool(meta.get("in_random", True)))
 
 
 def list_mask_types() -> list[str]:
@@ -132,6 +133,11 @@ def list_mask_types() -> list[str]:
         except ValueError:
             continue
     return names
+
+
+def random_mask_types() -> list[str]:
+    """The types drawn for ``mask_type='random'``: all but user masks marked ``in_random: false``."""
+    return [n for n in list_mask_types() if get_mask_type(n).in_random]
 
 
 def get_mask_type(name: str) -> MaskType:

@@ -150,7 +150,8 @@ def warp_layers(mesh: FaceMesh, raster: Raster, layers: list[np.ndarray], image_
     rw, rh = x1 - x0, y1 - y0
     # label every ROI pixel with the triangle covering it; larger triangles first so small ones win
     labels = np.full((rh, rw), -1, np.int32)
-    areas = np.abs(np.cross(tri_img[:, 1] - tri_img[:, 0], tri_img[:, 2] - tri_img[:, 0]))
+    e1, e2 = tri_img[:, 1] - tri_img[:, 0], tri_img[:, 2] - tri_img[:, 0]
+    areas = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
     coeffs = np.zeros((len(tri_img), 2, 3), np.float64)
     for t in np.argsort(-areas):
         if areas[t] < 1e-6:

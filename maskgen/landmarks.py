@@ -67,6 +67,8 @@ def implausibility(landmarks: np.ndarray, image_shape: tuple[int, ...]) -> str |
     size = face_size(lm)
     if not np.isfinite(lm).all():
         return "landmarks are not finite"
+    if size < 2 or np.ptp(lm, axis=0).max() < 2:
+        return "landmarks collapsed (all points nearly on one spot)"
     if size < 12:
         return f"face too small ({size:.0f} px across)"
     inside = (lm[:, 0] >= -0.02 * w) & (lm[:, 0] <= 1.02 * w) & (lm[:, 1] >= -0.02 * h) & (lm[:, 1] <= 1.02 * h)

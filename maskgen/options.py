@@ -66,7 +66,9 @@ class MaskOptions:
         return parse_wear(self.wear)
 
     def mask_types(self) -> list[str]:
-        from .catalog import list_mask_types
+        import os
+
+        from .catalog import list_mask_types, random_mask_types
 
         known = list_mask_types()
         if isinstance(self.mask_type, str):
@@ -74,9 +76,9 @@ class MaskOptions:
         else:
             names = list(self.mask_type)
         if not names or names == ["random"]:
-            return known
+            return random_mask_types()
         for name in names:
-            if name not in known:
+            if name not in known and not os.path.isdir(name):
                 raise ValueError(f"unknown mask type {name!r}; choose from {', '.join(known)} or 'random'")
         return names
 

@@ -15,8 +15,10 @@ import numpy as np
 from .colors import linear_to_srgb, luminance, srgb_to_linear
 from .fit import FaceMesh
 
-# canonical sample points: left cheek, right cheek, forehead (3), nose bridge
-_SAMPLES = np.array([[-0.62, 0.42], [0.62, 0.42], [-0.35, -0.55], [0.0, -0.6], [0.35, -0.55], [0.0, 0.12]])
+# canonical skin sample points below the eyes (foreheads are often hair, chins often beard):
+# left cheek (2), right cheek (2), nose bridge, nose tip
+_SAMPLES = np.array([[-0.62, 0.42], [-0.55, 0.78], [0.62, 0.42], [0.55, 0.78], [0.0, 0.15], [0.0, 0.5]])
+_LEFT, _RIGHT, _UPPER, _LOWER = [0, 1], [2, 3], [0, 2, 4], [1, 3, 5]
 AMBIENT = 0.42
 
 
@@ -28,6 +30,13 @@ class Lighting:
     noise: float  # sensor noise sigma, 0..255 units
     blur: float  # optical blur sigma, pixels
     grayscale: bool
+    plane: np.ndarray  # (3,) skin brightness a + b*x + c*y in image pixels, relative to the face centre
+
+    def gradient(self, x0: int, y0: int, width: int, height: int) -> np.ndarray:
+        """Multiplier carrying the photo's smooth light fall-off across the face onto the mask."""
+        xs = np.arange(x0, x0 + width, dtype=np.float32)[None, :]
+        ys = np.arange(y0, y0 + height, dtype=np.float32)[:, None]
+        return np.clip(self.plane[0] + self.plane[1] * xs + self.plane[2] * ys, 0.45, 1.7).astype(np.float32)
 
 
 def is_grayscale(image: np.ndarray) -> bool:
@@ -54,8 +63,10 @@ def measure_lighting(image: np.ndarray, mesh: FaceMesh) -> Lighting:
     pts = mesh.to_image(_SAMPLES)
     lin = srgb_to_linear(image.astype(np.float32) / 255.0)
     samples = [_patch_mean(lin, p, 0.09 * scale) for p in pts]
-    lum = [float(luminance(s)) if s is not None else np.nan for s in samples]
+    lum = np.array([float(luminance(s)) if s is not None else np.nan for s in samples])
     skin = float(np.nanmedian(lum)) if np.isfinite(lum).any() else 0.2
+    # drop samples that are not skin-like in brightness (hair, glasses, beard, specular spots)
+    lum[(lum < 0.5 * skin) | (lum > 1.8 * skin)] = np.nan
     # a region around the face for the scene's highlights and tint
     cx, cy = mesh.to_image(np.array([[0.0, 0.7]]))[0]
     r = 2.2 * scale
@@ -71,19 +82,46 @@ def measure_lighting(image: np.ndarray, mesh: FaceMesh) -> Lighting:
     exposure = float(np.clip(min(exposure, 1.1 * bright / 0.85), 0.03, 2.0))
     mean = region.mean(axis=0) + 1e-4
     tint = np.clip((mean / mean.mean()) ** 0.35, 0.8, 1.25).astype(np.float32)
-    left, right = lum[0], lum[1]
-    lx = 0.0 if not (np.isfinite(left) and np.isfinite(right)) else (right - left) / (right + left + 1e-4)
-    forehead = np.nanmean(lum[2:5]) if np.isfinite(lum[2:5]).any() else skin
-    cheeks = np.nanmean(lum[0:2]) if np.isfinite(lum[0:2]).any() else skin
-    ly = -(forehead - cheeks) / (forehead + cheeks + 1e-4)
+    def mean(idx):
+        v = lum[idx]
+        return float(np.nanmean(v)) if np.isfinite(v).any() else np.nan
+
+    left, right, upper, lower = mean(_LEFT), mean(_RIGHT), mean(_UPPER), mean(_LOWER)
+    lx = 0.0 if not np.isfinite(left + right) else (right - left) / (right + left + 1e-4)
+    # most photos are lit from a little above; nudge that by the measured upper/lower balance
+    ly = -0.25 - (0.0 if not np.isfinite(upper + lower) else (upper - lower) / (upper + lower + 1e-4))
     # undo the face's roll so the direction is in the canonical frame
     c, s = np.cos(-mesh.roll), np.sin(-mesh.roll)
     lx, ly = c * lx - s * ly, s * lx + c * ly
-    direction = np.array([np.clip(2.0 * lx, -1.2, 1.2), np.clip(1.5 * ly, -0.8, 0.8), 1.0], np.float32)
+    direction = np.array([np.clip(1.0 * lx, -1.0, 1.0), np.clip(1.0 * ly, -0.6, 0.6), 1.0], np.float32)
     direction /= np.linalg.norm(direction)
     noise = _noise_sigma(image, mesh)
     blur = 0.45 + 0.25 * float(np.clip(scale / 120.0, 0, 1))
-    return Lighting(exposure, tint, direction, noise, blur, is_grayscale(image))
+    return Lighting(exposure, tint, direction, noise, blur, is_grayscale(image), _plane(pts, lum, mesh))
+
+
+def _plane(points: np.ndarray, lum: np.ndarray, mesh: FaceMesh) -> np.ndarray:
+    """Least-squares plane through the skin samples, 1 at the face centre (flat if unsure).
+
+    The fall-off is limited (sideways 40%, downward 15% per face unit, in the face's own frame), so a bad
+    sample or the nose's highlight cannot paint a mask black.
+    """
+    ok = np.isfinite(lum)
+    if ok.sum() < 4 or not (ok[_LEFT].any() and ok[_RIGHT].any()):
+        return np.array([1.0, 0.0, 0.0])
+    a = np.hstack([np.ones((ok.sum(), 1)), points[ok]])
+    coef, *_ = np.linalg.lstsq(a, lum[ok], rcond=None)
+    cx, cy = mesh.to_image(np.array([[0.0, 0.6]]))[0]
+    centre = coef[0] + coef[1] * cx + coef[2] * cy
+    if centre <= 1e-4:
+        return np.array([1.0, 0.0, 0.0])
+    coef = coef / centre
+    # gradient per face unit along the face's own axes
+    grad = mesh.linear.T @ coef[1:]
+    grad = np.array([np.clip(grad[0], -0.4, 0.4), np.clip(grad[1], -0.15, 0.15)])
+    coef[1:] = np.linalg.solve(mesh.linear.T, grad)
+    coef[0] = 1.0 - coef[1] * cx - coef[2] * cy
+    return coef
 
 
 def _noise_sigma(image: np.ndarray, mesh: FaceMesh) -> float:
@@ -141,6 +179,7 @@ def composite(image: np.ndarray, x0: int, y0: int, alpha: np.ndarray, lit_linear
     prem = cv2.GaussianBlur(lit_linear * alpha[..., None], (0, 0), lighting.blur)
     weight = cv2.GaussianBlur(alpha, (0, 0), lighting.blur)[..., None]
     colour = prem / np.maximum(weight, 1e-4)
+    colour *= lighting.gradient(x0, y0, w, h)[..., None]
     # edges curve away from the light: darken just inside the outline
     inner = np.clip(cv2.GaussianBlur(alpha, (0, 0), max(0.8, 0.025 * scale)) * 2 - 1, 0, 1)
     colour *= (0.8 + 0.2 * inner)[..., None]

@@ -363,7 +363,7 @@ def respirator(c: Canvas):
         dv = np.sqrt((c.X - cx) ** 2 + ((c.Y - cy) / 1.1) ** 2)
         disk = np.clip((r - dv) * c.raster.scale + 0.5, 0, 1)
         body = np.maximum(body, disk)
-        relief += 0.5 * disk * (0.6 + 0.4 * np.sqrt(np.clip(1 - (dv / r) ** 2, 0, 1)))
+        relief += 0.5 * disk * (0.6 + 0.4 * np.sqrt(np.clip(1 - (dv / r) ** 2, 0, 1))) * smoothstep((r - dv) / 0.06)
         occl *= 1 - 0.35 * np.exp(-((dv - r * 0.8) / 0.012) ** 2) - 0.3 * np.exp(-((dv - r) / 0.02) ** 2)
         gloss += 0.1 * disk
         extras.append((disk, cartridge))
@@ -451,6 +451,7 @@ def draw(attrs: MaskAttributes, rng: np.random.Generator, px_per_unit: float, si
     body, relief, occl, gloss, straps, outline = result[:6]
     extras = result[6] if len(result) > 6 else []
     relief = relief + soft_wrinkles(c, WRINKLES.get(attrs.mask_type, 0.0))
+    gloss = gloss * np.clip(c.dist(body) / 0.06, 0, 1)  # outlines turn away from the camera: no glints there
     body = body * c.below_lowest
     albedo = texture_albedo(c.X, c.Y, c.raster.scale)
     if attrs.texture not in ("none", "nonwoven"):
