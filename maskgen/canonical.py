@@ -7,8 +7,8 @@ masks can extend under the chin and onto the neck.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
-from scipy.spatial import Delaunay
 
 MEAN_SHAPE = np.array([
     [-1.105, 0.012],
@@ -110,5 +110,23 @@ def _canonical_vertices() -> np.ndarray:
     return np.vstack(pts)
 
 
+def delaunay(points: np.ndarray) -> np.ndarray:
+    """Delaunay triangles of ``points`` as (T, 3) vertex indices."""
+    lo = points.min(axis=0) - 1
+    hi = points.max(axis=0) + 1
+    scale = 1000.0 / (hi - lo).max()
+    pts = (points - lo) * scale
+    subdiv = cv2.Subdiv2D((0, 0, int((hi - lo)[0] * scale) + 2, int((hi - lo)[1] * scale) + 2))
+    for p in pts:
+        subdiv.insert((float(p[0]), float(p[1])))
+    index = {(round(float(p[0]), 3), round(float(p[1]), 3)): i for i, p in enumerate(pts)}
+    triangles = []
+    for t in subdiv.getTriangleList():
+        corners = [index.get((round(float(t[k]), 3), round(float(t[k + 1]), 3))) for k in (0, 2, 4)]
+        if None not in corners:
+            triangles.append(corners)
+    return np.array(sorted(triangles), np.int32)
+
+
 CANONICAL_VERTICES = _canonical_vertices()
-TRIANGLES = Delaunay(CANONICAL_VERTICES).simplices.astype(np.int32)
+TRIANGLES = delaunay(CANONICAL_VERTICES)

@@ -35,6 +35,14 @@ def linear_to_srgb(c):
     return np.where(c <= 0.0031308, c * 12.92, 1.055 * np.power(c, 1 / 2.4) - 0.055).astype(np.float32)
 
 
+SRGB8_TO_LINEAR = srgb_to_linear(np.arange(256, dtype=np.float32) / 255.0)
+
+
+def uint8_to_linear(image: np.ndarray) -> np.ndarray:
+    """8-bit sRGB to linear float32 through a lookup table."""
+    return SRGB8_TO_LINEAR[image]
+
+
 def hex_to_linear(h: str) -> np.ndarray:
     h = h.lstrip("#")
     rgb = np.array([int(h[i:i + 2], 16) for i in (0, 2, 4)], np.float32) / 255.0

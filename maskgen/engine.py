@@ -6,6 +6,8 @@ in the canonical frame (:mod:`shapes`, or a user mask from :mod:`catalog`), ligh
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from . import shapes
@@ -36,11 +38,13 @@ def _check_image(image: np.ndarray) -> np.ndarray:
 
 def mask_faces(image: np.ndarray, faces: list[Face] | None = None, options: MaskOptions | None = None, *,
                seed: int | None = None, rng: np.random.Generator | None = None, detector: str = "hog",
-               upsample: int = 1, attributes: list[MaskAttributes] | None = None) -> MaskResult:
+               upsample: int = 1, attributes: list[MaskAttributes] | None = None,
+               timings: dict[str, float] | None = None) -> MaskResult:
     """Mask every face of an RGB uint8 image; each face gets its own sampled variation.
 
     ``faces`` defaults to :func:`maskgen.find_faces` with ``detector`` and ``upsample``. Randomness
     comes from ``rng``, or a generator seeded with ``seed``. ``attributes`` forces each face's mask.
+    ``timings``, if given, accumulates seconds spent per stage (``fit``, ``render``).
     """
     image = _check_image(image)
     options = options or MaskOptions()
@@ -57,7 +61,7 @@ def mask_faces(image: np.ndarray, faces: list[Face] | None = None, options: Mask
             continue
         attrs = attributes[i] if attributes is not None else sample_attributes(options, rng)
         face_rng = np.random.default_rng(int(rng.integers(2 ** 63)))
-        alpha = render_mask(out, image, face, attrs, face_rng)
+        alpha = render_mask(out, image, face, attrs, face_rng, timings)
         if alpha is None:
             result.skipped.append((face, "mask falls outside the image"))
             continue
@@ -73,9 +77,11 @@ def mask_face(image: np.ndarray, face: Face, options: MaskOptions | None = None,
 
 
 def render_mask(target: np.ndarray, source: np.ndarray, face: Face, attrs: MaskAttributes,
-                rng: np.random.Generator) -> np.ndarray | None:
+                rng: np.random.Generator, timings: dict[str, float] | None = None) -> np.ndarray | None:
     """Draw, light, warp and blend one mask into ``target`` (in place); lighting measured on ``source``."""
+    clock = _Clock(timings)
     mesh = build_mesh(face.landmarks)
+    clock.lap("fit")
     px_per_unit = float(np.clip(mesh.scale * 1.25, 12.0, MAX_TEMPLATE_SCALE))
     sides = (mesh.side_factors[0] > 0.55, mesh.side_factors[1] > 0.55)
     spec = get_mask_type(attrs.mask_type)
@@ -97,13 +103,32 @@ def render_mask(target: np.ndarray, source: np.ndarray, face: Face, attrs: MaskA
         template = shapes.draw(attrs, rng, px_per_unit, sides, base, texture_albedo)
     lighting = measure_lighting(source, mesh)
     lit = shade(template.albedo, template.relief, template.occlusion, template.gloss, px_per_unit, lighting)
+    clock.lap("render")
     warped = warp_layers(mesh, template.raster, [template.alpha, lit], target.shape, region=template.outline)
+    clock.lap("fit")
     if warped is None:
         return None
     x0, y0, (alpha, lit_img) = warped
     if alpha.max() <= 0.01:
         return None
-    return composite(target, x0, y0, alpha, lit_img, lighting, mesh.scale, rng)
+    alpha = composite(target, x0, y0, alpha, lit_img, lighting, mesh.scale, rng)
+    clock.lap("render")
+    return alpha
+
+
+class _Clock:
+    """Adds the time since the last lap to ``timings[stage]`` (does nothing without a dict)."""
+
+    def __init__(self, timings: dict[str, float] | None):
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        if self.timings is None:
+            return
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
+        self.last = now
 
 
 def shapes_patterns():

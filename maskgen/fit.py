@@ -161,10 +161,12 @@ def warp_layers(mesh: FaceMesh, raster: Raster, layers: list[np.ndarray], image_
         coeffs[t] = cv2.getAffineTransform(src, dst)
         cv2.fillConvexPoly(labels, np.round(src * 16).astype(np.int32), int(t), lineType=cv2.LINE_8, shift=4)
     valid = labels >= 0
-    yy, xx = np.mgrid[0:rh, 0:rw].astype(np.float64)
-    c = coeffs[np.maximum(labels, 0)]
-    map_x = (c[..., 0, 0] * xx + c[..., 0, 1] * yy + c[..., 0, 2]).astype(np.float32)
-    map_y = (c[..., 1, 0] * xx + c[..., 1, 1] * yy + c[..., 1, 2]).astype(np.float32)
+    idx = np.maximum(labels, 0)
+    xx = np.arange(rw, dtype=np.float32)[None, :]
+    yy = np.arange(rh, dtype=np.float32)[:, None]
+    c = coeffs.astype(np.float32).reshape(-1, 6)
+    map_x = c[idx, 0] * xx + c[idx, 1] * yy + c[idx, 2]
+    map_y = c[idx, 3] * xx + c[idx, 4] * yy + c[idx, 5]
     map_x[~valid] = -10
     map_y[~valid] = -10
     warped = [cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)

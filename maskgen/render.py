@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .colors import linear_to_srgb, luminance, srgb_to_linear
+from .colors import linear_to_srgb, luminance, uint8_to_linear
 from .fit import FaceMesh
 
 # canonical skin sample points below the eyes (foreheads are often hair, chins often beard):
@@ -61,20 +61,21 @@ def measure_lighting(image: np.ndarray, mesh: FaceMesh) -> Lighting:
     h, w = image.shape[:2]
     scale = mesh.scale
     pts = mesh.to_image(_SAMPLES)
-    lin = srgb_to_linear(image.astype(np.float32) / 255.0)
-    samples = [_patch_mean(lin, p, 0.09 * scale) for p in pts]
-    lum = np.array([float(luminance(s)) if s is not None else np.nan for s in samples])
-    skin = float(np.nanmedian(lum)) if np.isfinite(lum).any() else 0.2
-    # drop samples that are not skin-like in brightness (hair, glasses, beard, specular spots)
-    lum[(lum < 0.5 * skin) | (lum > 1.8 * skin)] = np.nan
-    # a region around the face for the scene's highlights and tint
+    # work on the region around the face only
     cx, cy = mesh.to_image(np.array([[0.0, 0.7]]))[0]
     r = 2.2 * scale
     x0, x1 = int(max(cx - r, 0)), int(min(cx + r, w))
     y0, y1 = int(max(cy - r, 0)), int(min(cy + r, h))
-    region = lin[y0:y1, x0:x1].reshape(-1, 3)
-    if len(region) == 0:
-        region = lin.reshape(-1, 3)
+    if x1 <= x0 or y1 <= y0:
+        x0, y0, x1, y1 = 0, 0, w, h
+    lin = uint8_to_linear(image[y0:y1, x0:x1])
+    samples = [_patch_mean(lin, p - [x0, y0], 0.09 * scale) for p in pts]
+    lum = np.array([float(luminance(s)) if s is not None else np.nan for s in samples])
+    skin = float(np.nanmedian(lum)) if np.isfinite(lum).any() else 0.2
+    # drop samples that are not skin-like in brightness (hair, glasses, beard, specular spots)
+    lum[(lum < 0.5 * skin) | (lum > 1.8 * skin)] = np.nan
+    # the region around the face gives the scene's highlights and tint
+    region = lin.reshape(-1, 3)
     region = region[:: max(1, len(region) // 20000)]
     bright = float(np.percentile(luminance(region), 98))
     exposure = max(skin / 0.42, min(bright / 0.85, skin / 0.13))
