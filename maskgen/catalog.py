@@ -28,6 +28,7 @@ class MaskType:
     anchors: dict = field(default_factory=dict, hash=False, compare=False)
     recolor: bool = False
     in_random: bool = True  # drawn when the user asks for 'random'
+    weight: float = 1.0  # how often 'random' draws it, relative to the others
 
 
 def _p(*entries):
@@ -38,42 +39,42 @@ BUILT_IN = {
     "surgical": MaskType("surgical", "pleated disposable mask with nose wire and ear loops", _p(
         ("#92c3e2", "light blue", 0.42), ("#a9d4ea", "pale blue", 0.12), ("#eeeff0", "white", 0.16),
         ("#2a2b2f", "black", 0.14), ("#e7b4c3", "pink", 0.05), ("#a8dccb", "mint", 0.06),
-        ("#b8bcc2", "grey", 0.05)), (("nonwoven", 1.0),)),
+        ("#b8bcc2", "grey", 0.05)), (("nonwoven", 1.0),), weight=0.3),
     "kn95": MaskType("kn95", "KN95 folded respirator with centre seam and heat-sealed edge", _p(
         ("#eeeff0", "white", 0.45), ("#26272b", "black", 0.3), ("#8e9196", "grey", 0.12),
-        ("#e7b4c3", "pink", 0.06), ("#d9c7a8", "beige", 0.07)), (("nonwoven", 1.0),)),
+        ("#e7b4c3", "pink", 0.06), ("#d9c7a8", "beige", 0.07)), (("nonwoven", 1.0),), weight=0.12),
     "kf94": MaskType("kf94", "KF94 three-panel folded respirator with boat-shaped sides", _p(
         ("#f0f1f2", "white", 0.5), ("#25262a", "black", 0.35), ("#a3a6ab", "grey", 0.1),
-        ("#d9c7a8", "beige", 0.05)), (("nonwoven", 1.0),)),
+        ("#d9c7a8", "beige", 0.05)), (("nonwoven", 1.0),), weight=0.06),
     "n95": MaskType("n95", "moulded N95 cup with head straps", _p(
         ("#f1efe9", "white", 0.75), ("#d8d8d4", "light grey", 0.15), ("#9fb4c8", "blue grey", 0.1)),
-        (("nonwoven", 1.0),)),
+        (("nonwoven", 1.0),), weight=0.05),
     "n95_valve": MaskType("n95_valve", "moulded N95 cup with an exhalation valve", _p(
         ("#f1efe9", "white", 0.7), ("#d8d8d4", "light grey", 0.15), ("#9fb4c8", "blue grey", 0.15)),
-        (("nonwoven", 1.0),)),
+        (("nonwoven", 1.0),), weight=0.03),
     "cloth": MaskType("cloth", "sewn fabric mask with centre seam and hem stitching", _p(
         ("#232427", "black", 0.3), ("#1f2a4d", "navy", 0.1), ("#8e9196", "grey", 0.12),
         ("#eeeff0", "white", 0.1), ("#d9c7a8", "beige", 0.08), ("#b3262d", "red", 0.05),
         ("#e7b4c3", "pink", 0.06), ("#4c7a4a", "green", 0.05), ("#3c64a8", "blue", 0.07),
         ("#6b1f2a", "maroon", 0.03), ("#e3c341", "yellow", 0.02), ("#6c4f96", "purple", 0.02)),
         (("weave", 0.45), ("melange", 0.2), ("dots", 0.06), ("stripes", 0.06), ("plaid", 0.06),
-         ("checker", 0.05), ("floral", 0.06), ("camo", 0.03), ("paisley", 0.03))),
+         ("checker", 0.05), ("floral", 0.06), ("camo", 0.03), ("paisley", 0.03)), weight=0.24),
     "sports": MaskType("sports", "jaw-hugging neoprene / polyurethane sports mask", _p(
         ("#1c1d20", "black", 0.5), ("#4a4c50", "dark grey", 0.22), ("#1f2a4d", "navy", 0.1),
         ("#c2c5c9", "light grey", 0.08), ("#b3262d", "red", 0.05), ("#eeeff0", "white", 0.05)),
-        (("melange", 0.5), ("none", 0.5))),
+        (("melange", 0.5), ("none", 0.5)), weight=0.07),
     "respirator": MaskType("respirator", "half-face elastomeric respirator with two filter cartridges", _p(
         ("#5b5e63", "grey", 0.45), ("#26272b", "black", 0.35), ("#8d9aa8", "blue grey", 0.2)),
-        (("none", 1.0),)),
+        (("none", 1.0),), weight=0.02),
     "bandana": MaskType("bandana", "folded bandana tied behind the head, hanging below the chin", _p(
         ("#b3262d", "red", 0.35), ("#1f2a4d", "navy", 0.3), ("#232427", "black", 0.2),
         ("#4c7a4a", "green", 0.08), ("#6b1f2a", "maroon", 0.07)),
-        (("paisley", 0.55), ("weave", 0.3), ("floral", 0.15))),
+        (("paisley", 0.55), ("weave", 0.3), ("floral", 0.15)), weight=0.03),
     "gaiter": MaskType("gaiter", "neck gaiter tube pulled up over nose and chin", _p(
         ("#232427", "black", 0.3), ("#4a4c50", "dark grey", 0.2), ("#1f2a4d", "navy", 0.15),
         ("#6b6d3a", "olive", 0.1), ("#b3262d", "red", 0.05), ("#3c64a8", "blue", 0.1),
         ("#c2c5c9", "light grey", 0.1)),
-        (("melange", 0.4), ("camo", 0.2), ("stripes", 0.2), ("weave", 0.2))),
+        (("melange", 0.4), ("camo", 0.2), ("stripes", 0.2), ("weave", 0.2)), weight=0.05),
 }
 
 RANDOM_COLOURS = _p(("#eeeff0", "white", 1), ("#232427", "black", 1), ("#92c3e2", "light blue", 1),
@@ -121,7 +122,8 @@ def load_user_mask(folder: str) -> MaskType:
     return MaskType(meta.get("name", path.name), meta.get("description", f"user mask from {path}"), palette,
                     (("none", 1.0),), folder=path,
                     anchors={k: tuple(map(float, anchors[k])) for k in ANCHOR_NAMES},
-                    recolor=bool(meta.get("recolor", False)), in_random=bool(meta.get("in_random", True)))
+                    recolor=bool(meta.get("recolor", False)), in_random=bool(meta.get("in_random", True)),
+                    weight=float(meta.get("weight", 0.05)))
 
 
 def list_mask_types() -> list[str]:
@@ -133,6 +135,12 @@ def list_mask_types() -> list[str]:
         except ValueError:
             continue
     return names
+
+
+def mask_type_weights(names: list[str]) -> np.ndarray:
+    """Probabilities of ``names`` under 'random': real-world prevalence for built-in types."""
+    w = np.array([get_mask_type(n).weight for n in names], np.float64)
+    return w / w.sum()
 
 
 def random_mask_types() -> list[str]:

@@ -24,9 +24,23 @@ def face_square(box, margin: float = DEFAULT_MARGIN, shift: tuple[float, float] 
     return np.array([cx - half, cy - half, cx + half, cy + half])
 
 
-def crop_square(image: np.ndarray, square, size: int | None = None) -> np.ndarray:
-    """Cut ``square`` out of ``image`` (edges replicated where it leaves the frame), resized to ``size``."""
+def inside_frame(square, shape: tuple[int, ...]) -> np.ndarray:
+    """``square`` moved (and if need be shrunk about its centre) to lie inside an image of ``shape``.
+
+    Crops are never padded: padding (replicated or black edges) would be a cue no real photo has.
+    """
+    h, w = shape[:2]
     x0, y0, x1, y1 = (float(v) for v in square)
+    side = min(x1 - x0, float(w), float(h))
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    cx = min(max(cx, side / 2), w - side / 2)
+    cy = min(max(cy, side / 2), h - side / 2)
+    return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
+
+
+def crop_square(image: np.ndarray, square, size: int | None = None) -> np.ndarray:
+    """Cut ``square`` (first moved inside the frame) out of ``image``, resized to ``size``."""
+    x0, y0, x1, y1 = (float(v) for v in inside_frame(square, image.shape))
     side = max(1, int(round(x1 - x0)))
     out = size or side
     scale = out / side

@@ -44,7 +44,8 @@ def parse_wear(text: str) -> dict[str, float]:
 class MaskOptions:
     """Choices for masking; anything left ``None`` or ``'random'`` is sampled per face.
 
-    mask_type: a type name, a list of names, or ``'random'`` (any type).
+    mask_type: a type name, a list of names (drawn uniformly), or ``'random'`` (any type, drawn with
+        real-world prevalence: surgical and cloth most often, respirators rarely).
     color: ``'#rrggbb'``, a named colour, or ``None``/``'random'`` for the type's realistic palette.
     texture: ``'none'``, a procedural texture name, an image file path, or ``None``/``'random'``.
     texture_strength: 0..1, or ``None`` to sample.
@@ -64,6 +65,10 @@ class MaskOptions:
         if isinstance(self.wear, Mapping):
             return parse_wear(",".join(f"{k}={v}" for k, v in self.wear.items()))
         return parse_wear(self.wear)
+
+    def is_random_type(self) -> bool:
+        """True when the type is 'random': drawn with real-world prevalence weights."""
+        return isinstance(self.mask_type, str) and self.mask_type.strip() in ("", "random")
 
     def mask_types(self) -> list[str]:
         import os
@@ -87,8 +92,13 @@ def sample_attributes(options: MaskOptions, rng: np.random.Generator) -> MaskAtt
     """Draw one mask's attributes from ``options`` with ``rng`` (always the same number of draws)."""
     from .catalog import get_mask_type, resolve_color, sample_texture
 
+    from .catalog import mask_type_weights
+
     types = options.mask_types()
-    mask_type = types[int(rng.integers(len(types)))]
+    if options.is_random_type():
+        mask_type = types[int(rng.choice(len(types), p=mask_type_weights(types)))]
+    else:
+        mask_type = types[int(rng.integers(len(types)))]
     weights = options.wear_weights()
     names = list(weights)
     wear = names[int(rng.choice(len(names), p=np.array([weights[n] for n in names])))]
