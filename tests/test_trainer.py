@@ -1,0 +1,469 @@
+"""The bundled ResNet-50 trainer, end to end on CPU: no mocks, no downloads.
+
+A tiny, easily separable dataset is drawn from scikit-image's astronaut photo
+(``maskgen_trainer.toydata``: flat "masks" over the lower face, crops framed like
+``maskgen augment --crop face``) and a real ResNet-50 is trained on it at 64 px.
+Real photos from ``<repo>/../shared/data`` (or ``$MASKGEN_SHARED_DATA``) join the
+evaluate/predict tests when present, linked from a temporary folder, never copied.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("torchvision")
+pytest.importorskip("sklearn")
+pytest.importorskip("matplotlib")
+
+from click.testing import CliRunner  # noqa: E402
+
+from maskgen_trainer.cli import evaluate, predict, train  # noqa: E402
+from maskgen_trainer.common import TrainerError, labelled_photos, parse_class_map, shared_data_dir  # noqa: E402
+from maskgen_trainer.toydata import group_photo, make_toy_dataset, masked_photo  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SIZE = "64"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One compute thread: predictable on a shared 2-core machine (OpenMP spins badly when
+    other processes take the cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _invoke(command, args, expect_ok=True):
+    result = CliRunner().invoke(command, [str(a) for a in args], catch_exceptions=False)
+    if expect_ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def _history(run: Path) -> list[dict]:
+    with open(run / "history.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _save_jpg(path: Path, rgb: np.ndarray) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rgb).save(path, quality=92)
+
+
+@pytest.fixture(scope="module")
+def toy2(tmp_path_factory) -> Path:
+    return make_toy_dataset(tmp_path_factory.mktemp("toy2"), per_class={"train": 24, "val": 12}, size=64, seed=0)
+
+
+@pytest.fixture(scope="module")
+def toy3(tmp_path_factory) -> Path:
+    return make_toy_dataset(tmp_path_factory.mktemp("toy3"), classes=("incorrect_mask", "with_mask", "without_mask"),
+                            per_class={"train": 4, "val": 2}, size=64, seed=1)
+
+
+@pytest.fixture(scope="module")
+def run2(toy2, tmp_path_factory):
+    """Three epochs on the 2-class toy set (the run the other tests read)."""
+    run = tmp_path_factory.mktemp("runs") / "run2"
+    result = _invoke(train, [toy2, "--out", run, "--epochs", 3, "--batch-size", 8, "--image-size", SIZE,
+                             "--augment", "light", "--bn-recalibrate", 4, "--metric", "val_acc", "--patience", 0,
+                             "--log-every", 0, "--seed", 0, "--threads", 1])
+    return run, result
+
+
+@pytest.fixture(scope="module")
+def r50_file(tmp_path_factory) -> Path:
+    """A torchvision ResNet-50 state dict made here (1000-class head), as a user's local weights."""
+    import torchvision
+
+    path = tmp_path_factory.mktemp("weights") / "resnet50-local.pth"
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet50().state_dict(), path)
+    return path
+
+
+# ---------------------------------------------------------------- training
+
+
+def test_train_learns_and_writes_its_outputs(run2):
+    run, result = run2
+    assert "validation accuracy" in result.output
+    for name in ["last.pt", "best.pt", "history.csv", "config.json", "summary.json",
+                 "plots/loss.png", "plots/accuracy.png", "plots/auc.png", "plots/lr.png",
+                 "val/metrics.json", "val/predictions.csv", "val/roc.png", "val/confusion.png", "val/examples.png"]:
+        assert (run / name).is_file() and (run / name).stat().st_size > 0, name
+    rows = _history(run)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    for column in ["lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_auc", "val_precision_with_mask",
+                   "val_recall_with_mask", "val_precision_without_mask", "val_recall_without_mask",
+                   "epoch_time_s", "images_per_s"]:
+        assert column in rows[0], column
+    assert all(float(r["images_per_s"]) > 0 for r in rows)
+    # learning: chance is 0.5 on this balanced 2-class set
+    best = max(rows, key=lambda r: float(r["val_acc"]))
+    assert float(best["val_acc"]) >= 0.75, rows
+    assert float(best["val_auc"]) >= 0.8, rows
+    metrics = json.loads((run / "val/metrics.json").read_text())
+    assert metrics["accuracy"] == pytest.approx(float(best["val_acc"]))
+    assert metrics["n"] == 24 and set(metrics["per_class"]) == {"with_mask", "without_mask"}
+
+
+def test_checkpoint_round_trip(run2, toy2):
+    from PIL import Image
+
+    from maskgen.crops import DEFAULT_MARGIN, MARGIN_RANGE
+    from maskgen_trainer.predict import Classifier
+
+    run, _ = run2
+    data = torch.load(run / "best.pt", map_location="cpu", weights_only=True)
+    for key in ["model", "optimizer", "scheduler", "epoch", "classes", "preprocessing", "config", "history"]:
+        assert key in data, key
+    assert data["classes"] == ["with_mask", "without_mask"]
+    prep = data["preprocessing"]
+    assert prep["image_size"] == 64 and prep["crop_margin"] == DEFAULT_MARGIN
+    assert tuple(prep["margin_range"]) == tuple(MARGIN_RANGE)
+    assert len(prep["mean"]) == 3 and len(prep["std"]) == 3
+    assert data["config"]["epochs"] == 3 and len(data["history"]) == data["epoch"]
+
+    # a model rebuilt from the file gives the probabilities the training run wrote for val
+    clf = Classifier(run / "best.pt", device="cpu")
+    with open(run / "val/predictions.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    crops = []
+    for row in rows:
+        with Image.open(row["file"]) as im:
+            crops.append(np.asarray(im.convert("RGB").resize((64, 64), Image.BILINEAR)))
+    probs = clf.probs(crops)
+    expected = np.array([[float(r["p_with_mask"]), float(r["p_without_mask"])] for r in rows])
+    np.testing.assert_allclose(probs, expected, atol=1e-4)
+
+
+def test_resume_continues_the_epoch_count(run2, toy2, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(run2[0], run)
+    before = _history(run)
+    # a run folder is never overwritten by accident, and the input shape cannot change on resume
+    result = _invoke(train, [toy2, "--out", run, "--epochs", 4, "--image-size", SIZE], expect_ok=False)
+    assert result.exit_code != 0 and "--resume" in result.output
+    result = _invoke(train, [toy2, "--out", run, "--resume", "--image-size", 96], expect_ok=False)
+    assert result.exit_code != 0 and "cannot change" in result.output
+
+    result = _invoke(train, [toy2, "--out", run, "--resume", "--epochs", 4])
+    assert "resumed from" in result.output
+    rows = _history(run)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    assert rows[:3] == before
+    data = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    assert data["epoch"] == 4 and data["config"]["epochs"] == 4
+    assert data["config"]["image_size"] == 64 and data["config"]["augment"] == "light"  # stored options kept
+
+
+def test_early_stopping_stops_with_pretrained_weights_from_the_cache(toy3, r50_file, tmp_path, monkeypatch):
+    """--pretrained reads torchvision's hub cache (filled here with a locally made file, as a
+    user without internet would); early stopping ends the run after `patience` epochs."""
+    from maskgen_trainer.model import IMAGENET_WEIGHTS
+
+    torch_home = tmp_path / "torch_home"
+    cache = torch_home / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    shutil.copyfile(r50_file, cache / Path(IMAGENET_WEIGHTS.url).name)
+    monkeypatch.setenv("TORCH_HOME", str(torch_home))
+    run = tmp_path / "run"
+    result = _invoke(train, [toy3, "--out", run, "--pretrained", "--epochs", 10, "--batch-size", 4,
+                             "--image-size", SIZE, "--metric", "val_acc", "--min-delta", 2, "--patience", 1,
+                             "--log-every", 0, "--workers", 0])
+    assert "torchvision ImageNet" in result.output and "new head" in result.output
+    assert "early stopping" in result.output
+    rows = _history(run)
+    assert len(rows) == 2  # epoch 1 sets the best; epoch 2 cannot beat it by 2, patience 1
+    data = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    assert data["early_stopping"]["stopped"] is True and data["epoch"] == 2
+    assert data["classes"] == ["incorrect_mask", "with_mask", "without_mask"]
+    metrics = json.loads((run / "val/metrics.json").read_text())
+    assert set(metrics["per_class"]) == {"incorrect_mask", "with_mask", "without_mask"}
+    assert metrics["auc"] == metrics["auc"]  # one-vs-rest AUC defined for 3 classes
+
+
+def test_local_weights_file_and_balanced_sampler(toy3, r50_file, tmp_path):
+    run = tmp_path / "run"
+    result = _invoke(train, [toy3, "--out", run, "--weights", r50_file, "--epochs", 1, "--batch-size", 4,
+                             "--image-size", SIZE, "--balance", "sampler", "--optimizer", "sgd",
+                             "--scheduler", "step", "--log-every", 1, "--workers", 0])
+    assert f"weights from {r50_file}" in result.output
+    state = torch.load(run / "best.pt", map_location="cpu", weights_only=True)
+    assert state["config"]["balance"] == "sampler" and state["config"]["optimizer"] == "sgd"
+
+
+def test_weights_that_cannot_be_had_give_a_clear_error(toy3, tmp_path):
+    bad = tmp_path / "bad.pth"
+    torch.save({"not": "weights"}, bad)
+    for args, message in [(["--weights", bad], "holds no state dict"),
+                          (["--weights", tmp_path / "missing.pth"], "is not a file"),
+                          (["--weights", bad, "--pretrained"], "choose one")]:
+        result = _invoke(train, [toy3, "--out", tmp_path / "run", *args], expect_ok=False)
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_pretrained_offline_fails_with_one_line(toy3, tmp_path):
+    """No cached weights and no network (a proxy that refuses): one clear line, no traceback."""
+    env = dict(os.environ, TORCH_HOME=str(tmp_path / "empty_torch_home"), https_proxy="http://127.0.0.1:9",
+               HTTPS_PROXY="http://127.0.0.1:9", http_proxy="http://127.0.0.1:9", no_proxy="", NO_PROXY="")
+    proc = subprocess.run([sys.executable, "-m", "maskgen_trainer", "train", str(toy3), "--out",
+                           str(tmp_path / "run"), "--pretrained", "--image-size", SIZE],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "could not get torchvision's ImageNet weights" in errors[0], proc.stderr
+    assert "--weights FILE" in errors[0] and "Traceback" not in proc.stderr
+
+
+def test_bad_dataset_layout_is_a_clear_error(tmp_path):
+    (tmp_path / "flat" / "with_mask").mkdir(parents=True)
+    result = _invoke(train, [tmp_path / "flat", "--out", tmp_path / "run"], expect_ok=False)
+    assert result.exit_code == 1 and "no train/ folder" in result.output
+
+
+# ---------------------------------------------------------------- evaluate and predict
+
+
+def _no_face(seed: int) -> np.ndarray:
+    """A smooth colour gradient: no detector finds a face in it."""
+    y, x = np.mgrid[0:120, 0:100]
+    base = np.stack([x * 2, y * 2, np.full_like(x, 60 + 40 * seed)], axis=-1)
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+def _real_photos(tmp: Path) -> tuple[Path, dict[str, str]]:
+    """A labelled folder: astronaut photos (unmasked: a face is found; masked: found or not),
+    pictures without a face (classified whole), an ignored folder, and real shared photos if present."""
+    rng = np.random.default_rng(5)
+    root = tmp / "photos"
+    for i in range(2):
+        _save_jpg(root / "bare" / f"astronaut_{i}.jpg", masked_photo("without_mask", rng))
+        _save_jpg(root / "masked" / f"astronaut_masked_{i}.jpg", masked_photo("with_mask", rng))
+        _save_jpg(root / "masked" / f"no_face_{i}.jpg", _no_face(i))
+    _save_jpg(root / "unlabelled" / "x.jpg", masked_photo("without_mask", rng))
+    mapping = {"bare": "without_mask", "masked": "with_mask"}
+    shared = shared_data_dir()
+    for folder, cls in (("real_mask", "with_mask"), ("no_mask", "without_mask")):
+        source = shared / folder
+        if source.is_dir():
+            (root / folder).mkdir()
+            for photo in sorted(source.iterdir())[:3]:
+                (root / folder / photo.name).symlink_to(photo)
+            mapping[folder] = cls
+    return root, mapping
+
+
+def test_evaluate_on_real_photos(run2, tmp_path):
+    run, _ = run2
+    photos, mapping = _real_photos(tmp_path)
+    n_photos = sum(1 for p in photos.rglob("*.jpg") if p.parent.name != "unlabelled") + \
+        sum(1 for p in photos.rglob("*.png"))
+    classes = ",".join(f"{k}={v}" for k, v in mapping.items())
+    out = tmp_path / "eval"
+    result = _invoke(evaluate, [run, photos, "--classes", classes, "--out", out])
+    assert "ignoring folders not named in --classes: unlabelled" in result.output
+    assert "with_mask" in result.output and "precision" in result.output
+    for name in ["metrics.json", "predictions.csv", "roc.png", "confusion.png", "examples.png"]:
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["photos"] == n_photos
+    paths = metrics["paths"]
+    assert paths["face"] >= 2 and paths["whole"] >= 2 and paths["no_face"] == 0 and paths["unreadable"] == 0
+    assert paths["face"] + paths["whole"] == metrics["n"] == n_photos
+    assert f"{paths['face']} classified by their largest face" in result.output
+    with open(out / "predictions.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == n_photos
+    by_name = {Path(r["file"]).name: r for r in rows}
+    for name in ("astronaut_0.jpg", "astronaut_1.jpg"):
+        assert by_name[name]["path"] == "face" and int(by_name[name]["faces_found"]) >= 1
+        x0, y0, x1, y1 = map(float, by_name[name]["box"].split())
+        assert 150 < x0 < 200 and 50 < y0 < 100  # the astronaut's face, the largest detection
+    for name in ("no_face_0.jpg", "no_face_1.jpg"):
+        assert by_name[name]["path"] == "whole" and by_name[name]["faces_found"] == "0"
+        assert by_name[name]["pred"] in ("with_mask", "without_mask")
+
+    # without the fallback, photos without a face are counted, not classified
+    out2 = tmp_path / "eval_nofallback"
+    result = _invoke(evaluate, [run, photos, "--classes", classes, "--out", out2, "--no-fallback",
+                                "--workers", 2])
+    m2 = json.loads((out2 / "metrics.json").read_text())
+    assert m2["paths"]["no_face"] == paths["whole"] and m2["paths"]["whole"] == 0
+    assert m2["n"] == paths["face"]
+    assert "without a face as wrong" in result.output
+
+
+def test_evaluate_folder_names_must_match_or_be_mapped(run2, tmp_path):
+    run, _ = run2
+    photos, _ = _real_photos(tmp_path)
+    result = _invoke(evaluate, [run, photos], expect_ok=False)
+    assert result.exit_code == 1 and "--classes" in result.output and "bare" in result.output
+    result = _invoke(evaluate, [run, photos, "--classes", "bare=no_such_class"], expect_ok=False)
+    assert result.exit_code == 1 and "does not know" in result.output
+
+
+def test_predict_marks_every_face_of_a_group_photo(run2, tmp_path):
+    run, _ = run2
+    rng = np.random.default_rng(3)
+    group = tmp_path / "in" / "group.jpg"
+    _save_jpg(group, group_photo(["without_mask"] * 3, rng))
+    _save_jpg(tmp_path / "in" / "sub" / "no_face.jpg", _no_face(0))
+    out = tmp_path / "pred"
+    result = _invoke(predict, [run, tmp_path / "in", "--out", out])
+    assert "3 faces found" in result.output
+    with open(out / "predictions.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    faces = [r for r in rows if r["file"].endswith("group.jpg")]
+    assert len(faces) == 3 and all(r["path"] == "face" for r in faces)
+    xs = sorted(float(r["x0"]) for r in faces)
+    assert xs[0] < 320 <= xs[1] < 640 <= xs[2]  # one box per portrait
+    for r in faces:
+        assert r["label"] in ("with_mask", "without_mask") and 0.5 <= float(r["prob"]) <= 1.0
+    whole = [r for r in rows if r["file"].endswith("no_face.jpg")]
+    assert len(whole) == 1 and whole[0]["path"] == "whole"
+    data = json.loads((out / "predictions.json").read_text())
+    assert [len(i["faces"]) for i in data["images"]] == [3, 1]
+    assert (out / "annotated" / "group.jpg").is_file() and (out / "annotated" / "sub" / "no_face.jpg").is_file()
+
+    result = _invoke(predict, [run, tmp_path / "in" / "sub" / "no_face.jpg", "--out", tmp_path / "pred2",
+                               "--no-fallback", "--format", "json", "--no-annotate"])
+    data = json.loads((tmp_path / "pred2" / "predictions.json").read_text())
+    assert data["images"][0]["path"] == "no_face" and data["images"][0]["faces"] == []
+    assert not (tmp_path / "pred2" / "predictions.csv").exists()
+    assert not (tmp_path / "pred2" / "annotated").exists()
+
+
+def test_real_shared_photos_go_through_predict(run2, tmp_path):
+    shared = shared_data_dir()
+    if not (shared / "real_mask").is_dir():
+        pytest.skip(f"shared real photos not found at {shared} (set MASKGEN_SHARED_DATA)")
+    run, _ = run2
+    photos = sorted((shared / "real_mask").iterdir())[:2] + sorted((shared / "no_mask").iterdir())[:2]
+    out = tmp_path / "pred"
+    _invoke(predict, [run, *photos, "--out", out])
+    data = json.loads((out / "predictions.json").read_text())
+    assert len(data["images"]) == 4
+    assert all(i["path"] in ("face", "whole") and i["faces"] for i in data["images"])
+
+
+# ---------------------------------------------------------------- several processes
+
+
+@pytest.mark.slow
+def test_ddp_two_gloo_processes_on_cpu(toy3, tmp_path):
+    run = tmp_path / "ddp"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    proc = subprocess.run([*torchrun, "-m", "maskgen_trainer", "train", str(toy3), "--out", str(run),
+                           "--epochs", "1", "--batch-size", "3", "--image-size", SIZE, "--workers", "0",
+                           "--bn-recalibrate", "1", "--log-every", "0"],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "x2 processes" in proc.stderr
+    config = json.loads((run / "config.json").read_text())
+    assert config["world_size"] == 2
+    rows = _history(run)
+    # 12 training images: 6 per process, 2 batches of 3 each; both processes' counts are summed
+    assert len(rows) == 1 and int(rows[0]["train_images"]) == 12
+    data = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    assert not any(k.startswith("module.") for k in data["model"])
+    metrics = json.loads((run / "val/metrics.json").read_text())
+    assert metrics["n"] == 6  # every validation image once, gathered from both processes
+
+
+# ---------------------------------------------------------------- pieces
+
+
+def test_class_map_parsing_and_folder_mapping(tmp_path):
+    assert parse_class_map("real_mask=with_mask, no_mask = without_mask") == {
+        "real_mask": "with_mask", "no_mask": "without_mask"}
+    assert parse_class_map(None) == {}
+    with pytest.raises(TrainerError):
+        parse_class_map("real_mask")
+    for folder in ("a", "b", "c"):
+        _save_jpg(tmp_path / folder / "x.jpg", np.zeros((8, 8, 3), np.uint8))
+    photos, ignored = labelled_photos(tmp_path, ["with_mask", "without_mask"], {"a": "with_mask", "b": "without_mask"})
+    assert [(Path(p).parent.name, t) for p, t, _ in photos] == [("a", 0), ("b", 1)] and ignored == ["c"]
+    with pytest.raises(TrainerError, match="--classes"):
+        labelled_photos(tmp_path, ["with_mask", "without_mask"], {})
+    with pytest.raises(TrainerError, match="not found"):
+        labelled_photos(tmp_path, ["with_mask"], {"zzz": "with_mask"})
+
+
+def test_early_stopping_rule():
+    from maskgen_trainer.train import EarlyStopping
+
+    es = EarlyStopping("min", patience=2, min_delta=0.1)
+    assert es.step(1.0, 1) and not es.step(0.95, 2) and es.bad_epochs == 1
+    assert es.step(0.8, 3) and es.bad_epochs == 0 and es.best_epoch == 3
+    assert not es.step(float("nan"), 4) and not es.step(0.75, 5) and es.should_stop
+    es = EarlyStopping("max", patience=0, min_delta=0.0)
+    assert es.step(0.5, 1) and not es.step(0.5, 2) and not es.should_stop  # patience 0: never stops
+
+
+def test_metrics_with_a_class_missing_from_the_labels():
+    from maskgen_trainer.metrics import classification_metrics
+
+    probs = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.8, 0.1]])
+    m = classification_metrics([0, 1, 0, 1], probs, ["a", "b", "c"], logits=np.log(probs))
+    assert m["accuracy"] == 1.0 and m["auc"] == 1.0  # mean over the classes that occur
+    assert m["per_class"]["c"]["support"] == 0 and m["per_class"]["c"]["auc"] != m["per_class"]["c"]["auc"]
+    assert m["confusion"] == [[2, 0, 0], [0, 2, 0], [0, 0, 0]]
+    assert m["loss"] == pytest.approx(-np.mean(np.log([0.8, 0.7, 0.6, 0.8])))
+
+
+def test_samplers_split_the_data_between_processes():
+    from maskgen_trainer.data import BalancedSampler, ShuffledShard
+
+    shards = [list(ShuffledShard(10, rank, 2, seed=1)) for rank in range(2)]
+    assert len(shards[0]) == len(shards[1]) == 5 and sorted(shards[0] + shards[1]) == list(range(10))
+    targets = [0] * 90 + [1] * 10
+    drawn = [i for rank in range(2) for i in BalancedSampler(targets, 2, rank, 2, seed=0)]
+    share = np.mean([targets[i] for i in drawn])
+    assert len(drawn) == 100 and 0.35 < share < 0.65  # the rare class drawn about as often
+
+
+def test_training_loader_workers_hand_over_uint8(toy2):
+    from maskgen_trainer.data import build_datasets, make_loader
+
+    train_set, val_set = build_datasets(toy2, 48, "default")
+    loader = make_loader(train_set, 8, None, workers=2, seed=0)
+    images, targets = next(iter(loader))
+    assert images.dtype == torch.uint8 and tuple(images.shape) == (8, 3, 48, 48)
+    assert targets.dtype == torch.int64 and len(val_set) == 24
+
+
+def test_trainer_commands_and_maskgen_import_no_torch():
+    code = ("import sys, maskgen, maskgen.cli, maskgen_trainer.cli; "
+            "assert 'torch' not in sys.modules, 'torch imported'; "
+            "assert {'train', 'evaluate', 'predict'} <= set(maskgen.cli.main.commands)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_benchmark_script_runs(capsys):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import bench_train
+    finally:
+        sys.path.pop(0)
+    result = bench_train.main(["--image-size", "48", "--batch-size", "4", "--steps", "1", "--warmup", "1",
+                               "--rounds", "1", "--workers", "0", "--toy-images", "4", "--source-size", "64"])
+    out = capsys.readouterr().out
+    assert "bare forward+backward" in out and "training loop with loader" in out
+    assert result["bare_images_per_s"] > 0 and result["training_images_per_s"] > 0

@@ -1,0 +1,75 @@
+"""Checkpoints: plain containers of tensors and primitives, loaded with ``weights_only=True``.
+
+A checkpoint (``last.pt``, ``best.pt``) holds::
+
+    format, arch, epoch, classes, preprocessing {image_size, mean, std, crop_margin, margin_range},
+    config (TrainConfig as a dict), history (one dict per epoch), best {metric, mode, value, epoch},
+    early_stopping {bad_epochs, stopped}, model, optimizer, scheduler, scaler (state dicts)
+
+so prediction needs nothing but the file, and ``torch.load`` can never run code from it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .common import ARCH, CHECKPOINT_FORMAT, TrainerError
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The plain model inside DDP / torch.compile wrappers."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, torch.nn.Module):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def model_state(model: torch.nn.Module) -> dict:
+    """State dict on the CPU, contiguous (channels-last tensors saved in the standard layout)."""
+    return {k: v.detach().cpu().contiguous() for k, v in unwrap(model).state_dict().items()}
+
+
+def save(path: Path, checkpoint: dict) -> None:
+    """Write atomically: a crash never leaves half a checkpoint under the final name."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(checkpoint, tmp)
+    os.replace(tmp, path)
+
+
+def load(path: Path, map_location="cpu") -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise TrainerError(f"checkpoint {path} not found")
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrainerError(f"cannot load checkpoint {path}: {first}") from exc
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise TrainerError(f"{path} is not a maskgen trainer checkpoint")
+    if data.get("arch") != ARCH:
+        raise TrainerError(f"{path}: unsupported architecture {data.get('arch')!r}")
+    return data
+
+
+def resolve(run_or_file, which: str = "best") -> Path:
+    """A checkpoint file from a run folder (``best.pt``, else ``last.pt``) or a file path.
+
+    ``which`` is ``best``, ``last`` or a file name inside the run folder.
+    """
+    path = Path(run_or_file)
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise TrainerError(f"{path}: no such run folder or checkpoint file")
+    names = {"best": ["best.pt", "last.pt"], "last": ["last.pt"]}.get(which, [which])
+    for name in names:
+        if (path / name).is_file():
+            return path / name
+    raise TrainerError(f"{path} holds no checkpoint ({' or '.join(names)}); train first with `maskgen train`")

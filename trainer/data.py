@@ -1,0 +1,217 @@
+"""Datasets, transforms and loaders.
+
+Workers decode and augment with Pillow and hand over ``uint8`` CHW tensors; conversion to
+float and normalisation happen on the device (:func:`maskgen_trainer.engine.to_device`), so
+a batch crosses to the GPU at a quarter of the float size and the CPU workers do the least.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from torch.utils.data import DataLoader, Dataset, Sampler
+from torchvision import transforms as T
+
+from .common import TrainerError, class_folders, image_folder_samples
+
+
+class ImageList(Dataset):
+    """``(path, target)`` samples read with Pillow, transformed, returned as uint8 CHW tensors."""
+
+    def __init__(self, samples: list[tuple[str, int]], classes: list[str], transform=None,
+                 draft_size: int | None = None):
+        self.samples = samples
+        self.classes = classes
+        self.targets = [t for _, t in samples]
+        self.transform = transform
+        self.draft_size = draft_size  # JPEGs larger than twice this decode at reduced scale
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def load(self, index: int) -> Image.Image:
+        path = self.samples[index][0]
+        with Image.open(path) as im:
+            if im.format == "JPEG" and self.draft_size:
+                im.draft("RGB", (self.draft_size, self.draft_size))
+            im = ImageOps.exif_transpose(im)
+            return im.convert("RGB")
+
+    def __getitem__(self, index: int):
+        image = self.load(index)
+        if self.transform is not None:
+            image = self.transform(image)
+        return pil_to_uint8(image), self.samples[index][1]
+
+
+def pil_to_uint8(image: Image.Image) -> torch.Tensor:
+    """PIL RGB -> uint8 tensor (3, H, W) without a float round trip."""
+    array = np.asarray(image, dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+
+
+class RandomLowResolution(torch.nn.Module):
+    """With probability ``p``, shrink to a random side in [min_side, size] and enlarge back.
+
+    Real face crops are often small (CCTV, group photos: 30-60 px faces); this teaches the
+    model what such faces look like after upscaling.
+    """
+
+    def __init__(self, p: float = 0.3, min_side: int = 24):
+        super().__init__()
+        self.p = p
+        self.min_side = min_side
+
+    def forward(self, image: Image.Image) -> Image.Image:
+        if torch.rand(()) >= self.p:
+            return image
+        w, h = image.size
+        low = min(self.min_side, w)
+        side = int(torch.randint(low, max(low + 1, w), ()))
+        small = image.resize((side, max(1, round(h * side / w))), Image.BILINEAR)
+        return small.resize((w, h), Image.BILINEAR)
+
+
+def train_transform(size: int, augment: str = "default"):
+    """Augmentation for training crops. The crops already vary in framing (the dataset samples
+    margins around the face), so geometric changes stay mild."""
+    if augment == "none":
+        return T.Resize((size, size), antialias=True)
+    steps = [
+        T.RandomResizedCrop(size, scale=(0.8, 1.0), ratio=(0.9, 1.1), antialias=True),
+        T.RandomHorizontalFlip(),
+    ]
+    if augment == "default":
+        steps += [
+            T.RandomApply([T.ColorJitter(0.3, 0.3, 0.3, 0.03)], p=0.8),
+            T.RandomGrayscale(p=0.05),
+            RandomLowResolution(p=0.3, min_side=max(16, size // 6)),
+        ]
+    else:  # light
+        steps += [T.RandomApply([T.ColorJitter(0.15, 0.15, 0.15)], p=0.5)]
+    return T.Compose(steps)
+
+
+def eval_transform(size: int):
+    """Validation crops: the whole crop resized to a square, as prediction does."""
+    return T.Resize((size, size), antialias=True)
+
+
+def find_dataset_classes(root: Path) -> list[str]:
+    """Classes of a generated dataset: the label folders of its train and val splits."""
+    root = Path(root)
+    if not root.is_dir():
+        raise TrainerError(f"dataset {root} is not a folder")
+    train = root / "train"
+    if not train.is_dir():
+        inside = ", ".join(sorted(d.name for d in root.iterdir() if d.is_dir())[:6]) or "nothing"
+        raise TrainerError(
+            f"{root} has no train/ folder (found: {inside}); expected the layout written by "
+            f"`maskgen augment SRC OUT`: OUT/train/<label>/..., OUT/val/<label>/...")
+    classes = sorted(set(class_folders(train)) | set(class_folders(root / "val")))
+    if len(classes) < 2:
+        raise TrainerError(f"{train} must hold images of at least 2 labels, found {classes or 'none'}")
+    return classes
+
+
+def build_datasets(root: Path, image_size: int, augment: str = "default"):
+    """Train and val :class:`ImageList` of a generated dataset (``root/{train,val}/<label>/...``)."""
+    root = Path(root)
+    classes = find_dataset_classes(root)
+    train = ImageList(image_folder_samples(root / "train", classes), classes,
+                      train_transform(image_size, augment), draft_size=image_size)
+    if not (root / "val").is_dir():
+        raise TrainerError(f"{root} has no val/ folder: generate the dataset with a validation split")
+    val = ImageList(image_folder_samples(root / "val", classes), classes, eval_transform(image_size),
+                    draft_size=image_size)
+    if len(val) == 0:
+        raise TrainerError(f"{root / 'val'} holds no images")
+    return train, val
+
+
+def class_counts(targets, num_classes: int) -> np.ndarray:
+    return np.bincount(np.asarray(targets, dtype=np.int64), minlength=num_classes)
+
+
+def class_weights(targets, num_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights, mean 1 over the classes present."""
+    counts = class_counts(targets, num_classes).astype(np.float64)
+    weights = np.where(counts > 0, counts.sum() / (np.maximum(counts, 1) * (counts > 0).sum()), 0.0)
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+class BalancedSampler(Sampler):
+    """Draws ``len(dataset)`` indices per epoch with probability inverse to their class's size,
+    the same draw on every process, each process taking its own slice (works with DDP)."""
+
+    def __init__(self, targets, num_classes: int, rank: int = 0, world_size: int = 1, seed: int = 0):
+        counts = class_counts(targets, num_classes)
+        per_sample = 1.0 / counts[np.asarray(targets)]
+        self.weights = torch.tensor(per_sample, dtype=torch.double)
+        self.rank, self.world_size, self.seed = rank, world_size, seed
+        self.num_samples = math.ceil(len(targets) / world_size)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+        total = self.num_samples * self.world_size
+        indices = torch.multinomial(self.weights, total, replacement=True, generator=g).tolist()
+        return iter(indices[self.rank:total:self.world_size])
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class ShuffledShard(Sampler):
+    """Shuffle per epoch (same permutation on every process) and take this process's slice;
+    with one process, a plain seeded shuffle. Pads by repeating so every process gets as many."""
+
+    def __init__(self, size: int, rank: int = 0, world_size: int = 1, seed: int = 0):
+        self.size, self.rank, self.world_size, self.seed = size, rank, world_size, seed
+        self.num_samples = math.ceil(size / world_size)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+        order = torch.randperm(self.size, generator=g).tolist()
+        total = self.num_samples * self.world_size
+        order += order[: total - len(order)]
+        return iter(order[self.rank:total:self.world_size])
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+def default_workers(device_type: str) -> int:
+    """Loader processes: on CUDA enough to feed the GPU; on CPU one, leaving the cores to compute."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if device_type == "cuda":
+        return max(2, min(16, cpus - 1))
+    return 1 if cpus >= 2 else 0
+
+
+def _worker_init(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def make_loader(dataset, batch_size: int, sampler=None, workers: int = 0, pin_memory: bool = False,
+                drop_last: bool = False, seed: int = 0) -> DataLoader:
+    kwargs = {}
+    if workers > 0:
+        kwargs.update(persistent_workers=True, prefetch_factor=4, worker_init_fn=_worker_init)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                      pin_memory=pin_memory, drop_last=drop_last,
+                      generator=torch.Generator().manual_seed(seed), **kwargs)

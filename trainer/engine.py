@@ -1,0 +1,133 @@
+"""One training epoch and batched inference, in the style of torchvision's reference scripts.
+
+Nothing in the inner loop waits for the device: losses and correct counts are summed on it
+and read once per epoch (or every ``log_every`` batches).
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class Normalizer:
+    """uint8 NCHW batches -> normalised float on the device (channels-last when asked)."""
+
+    def __init__(self, mean, std, device, channels_last: bool = False):
+        self.device = device
+        self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1) * 255.0
+        self.std = torch.tensor(std, device=device).view(1, 3, 1, 1) * 255.0
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.to(self.device, non_blocking=True)
+        x = x.contiguous(memory_format=self.memory_format).float()
+        return (x - self.mean) / self.std
+
+
+def autocast_for(device: torch.device, enabled: bool):
+    """bf16 autocast on CUDA where supported (no loss scaling needed), else fp16; nothing on CPU."""
+    if not enabled or device.type != "cuda":
+        return contextlib.nullcontext, None
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return (lambda: torch.autocast("cuda", dtype=dtype)), dtype
+
+
+def train_one_epoch(model: nn.Module, criterion, optimizer, loader, normalize: Normalizer, scheduler=None,
+                    scaler=None, autocast=contextlib.nullcontext, epoch: int = 1, log_every: int = 0,
+                    log=None) -> dict:
+    """Train for one pass over ``loader``; returns loss, accuracy, images, seconds, data wait."""
+    model.train()
+    device = normalize.device
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    seen = 0
+    data_wait = 0.0
+    start = time.perf_counter()
+    tick = start
+    for step, (images, targets) in enumerate(loader, 1):
+        data_wait += time.perf_counter() - tick
+        x = normalize(images)
+        y = targets.to(device, non_blocking=True)
+        with autocast():
+            logits = model(x)
+            loss = criterion(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        n = y.shape[0]
+        seen += n
+        loss_sum += loss.detach().double() * n
+        correct += (logits.detach().argmax(1) == y).sum()
+        if log is not None and log_every and step % log_every == 0:
+            elapsed = time.perf_counter() - start
+            log(f"  epoch {epoch} batch {step}/{len(loader)}  loss {loss_sum.item() / seen:.4f}  "
+                f"acc {correct.item() / seen:.3f}  {seen / elapsed:.1f} images/s")
+        tick = time.perf_counter()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elapsed = time.perf_counter() - start
+    return {"loss_sum": float(loss_sum.item()), "correct": int(correct.item()), "images": seen,
+            "time": elapsed, "data_wait": data_wait}
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, loader, normalize: Normalizer, autocast=contextlib.nullcontext) -> np.ndarray:
+    """Logits (N, C) as float64 numpy for every batch of ``loader`` (images first in each batch)."""
+    model.eval()
+    out = []
+    for batch in loader:
+        images = batch[0] if isinstance(batch, (list, tuple)) else batch
+        with autocast():
+            logits = model(normalize(images))
+        out.append(logits.float().cpu())
+    if not out:
+        return np.zeros((0, 0))
+    return torch.cat(out).double().numpy()
+
+
+def stderr_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, loader, normalize: Normalizer, batches: int,
+                          autocast=contextlib.nullcontext) -> int:
+    """Re-estimate batch-norm running statistics with the current weights ("precise BN").
+
+    Running statistics are moving averages over batches seen while the weights changed; early
+    in training (or on small datasets) they lag behind, and evaluation-mode outputs go astray.
+    A cumulative average over ``batches`` training batches in training mode (no gradients)
+    brings them in line. Returns the number of batches used.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or batches <= 0:
+        return 0
+    saved = [(m.momentum, m.training) for m in norms]
+    was_training = model.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    used = 0
+    for images, _ in loader:
+        if used >= batches:
+            break
+        with autocast():
+            model(normalize(images))
+        used += 1
+    for m, (momentum, _) in zip(norms, saved):
+        m.momentum = momentum
+    model.train(was_training)
+    return used

@@ -1,0 +1,341 @@
+"""Faces first, then the classifier: ``maskgen evaluate`` and ``maskgen predict``.
+
+Each photo goes through maskgen's detector; each face is cut with
+:func:`maskgen.crops.face_square` at the margin stored in the checkpoint (the middle of the
+margins the training crops were sampled with) and resized to the training size, exactly as
+the dataset's ``--crop face`` mode cut the training images. A photo where no face is found
+is, by default, classified whole as an already-cropped face (padded to a square).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from . import checkpoint as ckpt_mod
+from .common import TrainerError, is_image, labelled_photos, list_images, read_rgb, write_csv, write_json
+from .distributed import choose_device
+from .engine import Normalizer, autocast_for, stderr_log
+from .model import build_model
+from .report import write_report
+
+PATHS = ("face", "whole", "no_face", "unreadable")
+CLASS_COLORS = {"with_mask": (40, 170, 60), "without_mask": (220, 40, 40), "incorrect_mask": (245, 150, 20)}
+OTHER_COLORS = [(60, 120, 230), (170, 60, 200), (20, 170, 170), (120, 120, 120)]
+
+
+class Classifier:
+    """A trained checkpoint ready for inference on RGB uint8 crops."""
+
+    def __init__(self, path, device: str = "auto", batch_size: int = 64):
+        data = ckpt_mod.load(path)
+        self.path = Path(path)
+        self.classes: list[str] = list(data["classes"])
+        prep = data["preprocessing"]
+        self.image_size = int(prep["image_size"])
+        self.margin = float(prep["crop_margin"])
+        self.epoch = int(data["epoch"])
+        self.device = choose_device(device)
+        self.model = build_model(len(self.classes), dropout=0.0)
+        self.model.load_state_dict(data["model"])
+        channels_last = self.device.type == "cuda"
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.model.to(self.device).eval()
+        self.normalize = Normalizer(prep["mean"], prep["std"], self.device, channels_last)
+        self.autocast, _ = autocast_for(self.device, self.device.type == "cuda")
+        self.batch_size = batch_size
+
+    @torch.inference_mode()
+    def logits(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Logits (N, C) for RGB uint8 crops already of size ``image_size``."""
+        out = []
+        for start in range(0, len(crops), self.batch_size):
+            chunk = np.stack(crops[start:start + self.batch_size])
+            x = torch.from_numpy(chunk).permute(0, 3, 1, 2)
+            with self.autocast():
+                out.append(self.model(self.normalize(x)).float().cpu())
+        if not out:
+            return np.zeros((0, len(self.classes)))
+        return torch.cat(out).double().numpy()
+
+    def probs(self, crops: list[np.ndarray]) -> np.ndarray:
+        logits = self.logits(crops)
+        e = np.exp(logits - logits.max(axis=1, keepdims=True)) if len(logits) else logits
+        return e / e.sum(axis=1, keepdims=True) if len(logits) else e
+
+
+def whole_square(shape) -> np.ndarray:
+    """The square, centred on the image, of side its longer edge (the image padded to a square)."""
+    h, w = shape[:2]
+    side = max(h, w)
+    return np.array([(w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2], float)
+
+
+def detect(image: np.ndarray, detector: str, upsample: int, max_side: int | None, min_score: float | None = None):
+    """maskgen's faces (box, score), found on a copy shrunk to ``max_side`` (boxes mapped back).
+    ``min_score`` None keeps maskgen's own threshold."""
+    import maskgen
+
+    h, w = image.shape[:2]
+    scale = 1.0
+    small = image
+    if max_side and max(h, w) > max_side:
+        scale = max_side / max(h, w)
+        small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    faces = maskgen.find_faces(small, detector=detector, upsample=upsample, min_score=min_score)
+    return [(np.asarray(f.box, float) / scale, float(f.score)) for f in faces]
+
+
+class PhotoCrops(Dataset):
+    """Per photo: read, find faces, cut crops. Runs in DataLoader workers (dlib per process)."""
+
+    def __init__(self, paths: list[str], image_size: int, margin: float, detector: str = "hog",
+                 upsample: int = 1, max_side: int | None = 1600, fallback: bool = True, largest_only: bool = False,
+                 min_score: float | None = None):
+        self.paths = paths
+        self.min_score = min_score
+        self.image_size, self.margin = image_size, margin
+        self.detector, self.upsample, self.max_side = detector, upsample, max_side
+        self.fallback, self.largest_only = fallback, largest_only
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> dict:
+        from maskgen.crops import crop_square, face_square
+
+        path = self.paths[index]
+        item = {"index": index, "path": path, "faces": [], "kind": "unreadable", "error": "", "width": 0, "height": 0}
+        try:
+            image = read_rgb(path)
+        except TrainerError as exc:
+            item["error"] = str(exc)
+            return item
+        item["height"], item["width"] = image.shape[:2]
+        found = detect(image, self.detector, self.upsample, self.max_side, self.min_score)
+        item["n_detected"] = len(found)
+        if found:
+            if self.largest_only:
+                found = [max(found, key=lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))]
+            item["kind"] = "face"
+            for box, score in found:
+                square = face_square(box, self.margin)
+                item["faces"].append({"box": box, "score": score, "square": square,
+                                      "crop": crop_square(image, square, self.image_size)})
+        elif self.fallback:
+            item["kind"] = "whole"
+            square = whole_square(image.shape)
+            item["faces"].append({"box": np.array([0.0, 0.0, image.shape[1], image.shape[0]]), "score": float("nan"),
+                                  "square": square, "crop": crop_square(image, square, self.image_size)})
+        else:
+            item["kind"] = "no_face"
+        return item
+
+
+def _photo_loader(dataset: PhotoCrops, workers: int | None, batch: int = 8) -> DataLoader:
+    if workers is None:
+        import os
+
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = 0 if len(dataset) < 16 else min(4, cpus)
+    # OpenCV's thread pool does not survive fork() (a forked worker can hang in its first cv2
+    # call once the parent has used cv2): start the workers from a clean process instead.
+    context = None
+    if workers > 0:
+        import multiprocessing
+
+        context = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return DataLoader(dataset, batch_size=batch, num_workers=workers, collate_fn=list,
+                      multiprocessing_context=context)
+
+
+def _prob_columns(classes):
+    return [f"p_{c}" for c in classes]
+
+
+def evaluate_photos(run, data, out=None, class_map: dict | None = None, which: str = "best", detector: str = "hog",
+                    upsample: int = 1, fallback: bool = True, max_side: int | None = 1600, device: str = "auto",
+                    batch_size: int = 64, workers: int | None = None, min_score: float | None = None,
+                    log=stderr_log) -> dict:
+    """Evaluate a trained run on labelled real photos (``data/<folder>/<photo>``).
+
+    Per photo the largest detected face is classified; with no face found, the whole photo (if
+    ``fallback``) or nothing: the photo then counts as ``no_face``. Writes metrics.json,
+    predictions.csv, roc.png, confusion.png, examples.png under ``out`` and returns the metrics.
+    """
+    path = ckpt_mod.resolve(run, which)
+    clf = Classifier(path, device=device, batch_size=batch_size)
+    photos, ignored = labelled_photos(Path(data), clf.classes, class_map or {})
+    if not photos:
+        raise TrainerError(f"no photos found in {data}")
+    out = Path(out) if out else (Path(run) if Path(run).is_dir() else path.parent) / "eval" / Path(data).resolve().name
+    out.mkdir(parents=True, exist_ok=True)
+    if ignored:
+        log(f"ignoring folders not named in --classes: {', '.join(ignored)}")
+    log(f"evaluating {path} (epoch {clf.epoch}, classes {', '.join(clf.classes)}) on {len(photos)} photos from {data}")
+    dataset = PhotoCrops([p for p, _, _ in photos], clf.image_size, clf.margin, detector, upsample,
+                         max_side, fallback, largest_only=True, min_score=min_score)
+    rows, targets, probs, crops_at = [], [], [], []
+    start = time.perf_counter()
+    for batch in _photo_loader(dataset, workers):
+        crops = [item["faces"][0]["crop"] for item in batch if item["faces"]]
+        p = clf.probs(crops)
+        k = 0
+        for item in batch:
+            _, target, folder = photos[item["index"]]
+            row = {"file": item["path"], "folder": folder, "label": clf.classes[target], "path": item["kind"],
+                   "faces_found": item.get("n_detected", 0), "width": item["width"], "height": item["height"],
+                   "error": item["error"]}
+            if item["faces"]:
+                face = item["faces"][0]
+                pred = int(p[k].argmax())
+                row.update(pred=clf.classes[pred], prob=float(p[k, pred]), correct=int(pred == target),
+                           box=" ".join(f"{v:.1f}" for v in face["box"]),
+                           square=" ".join(f"{v:.1f}" for v in face["square"]))
+                row.update({f"p_{c}": float(p[k, j]) for j, c in enumerate(clf.classes)})
+                targets.append(target)
+                probs.append(p[k])
+                crops_at.append((item["path"], face["square"]))
+                k += 1
+            rows.append(row)
+    elapsed = time.perf_counter() - start
+    counts = {kind: sum(r["path"] == kind for r in rows) for kind in PATHS}
+    probs_arr = np.array(probs).reshape(len(targets), len(clf.classes))
+    by_path = {}
+    for kind in ("face", "whole"):
+        sel = [r for r in rows if r["path"] == kind]
+        by_path[kind] = {"n": len(sel), "accuracy": (sum(r["correct"] for r in sel) / len(sel)) if sel else None}
+    readable = len(rows) - counts["unreadable"]
+    extra = {
+        "checkpoint": str(path), "epoch": clf.epoch, "data": str(data), "class_map": class_map or {},
+        "ignored_folders": ignored, "detector": detector, "upsample": upsample,
+        "min_score": min_score, "fallback": fallback,
+        "crop_margin": clf.margin, "image_size": clf.image_size, "photos": len(rows), "paths": counts,
+        "by_path": by_path,
+        "accuracy_all_photos": (sum(r.get("correct", 0) for r in rows) / readable) if readable else None,
+        "seconds": elapsed,
+    }
+
+    def load_image(i):
+        from maskgen.crops import crop_square
+
+        file, square = crops_at[i]
+        try:
+            return crop_square(read_rgb(file), square, clf.image_size)
+        except TrainerError:
+            return None
+
+    columns = ["file", "folder", "label", "pred", "prob", "correct", "path", "faces_found", "box", "square",
+               *_prob_columns(clf.classes), "width", "height", "error"]
+    metrics = write_report(out, clf.classes, targets, probs_arr, rows, columns, load_image, extra=extra,
+                           title=f"{Path(data).name} ({len(targets)} photos)")
+    metrics["out"] = str(out)
+    return metrics
+
+
+def gather_inputs(inputs) -> list[tuple[str, str]]:
+    """(path, name relative to its input) for files and folders (searched recursively)."""
+    found = []
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            found.extend((str(p), str(p.relative_to(item))) for p in list_images(item))
+        elif item.is_file():
+            if not is_image(item):
+                raise TrainerError(f"{item} is not an image file")
+            found.append((str(item), item.name))
+        else:
+            raise TrainerError(f"{item}: no such file or folder")
+    if not found:
+        raise TrainerError("no images given")
+    return found
+
+
+def class_color(name: str, index: int) -> tuple[int, int, int]:
+    return CLASS_COLORS.get(name, OTHER_COLORS[index % len(OTHER_COLORS)])
+
+
+def annotate(image: np.ndarray, faces: list[dict], classes: list[str]) -> np.ndarray:
+    """The photo with each face's box and ``label prob`` drawn on it."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    thick = max(1, round(max(h, w) / 500))
+    for face in faces:
+        x0, y0, x1, y1 = (int(round(v)) for v in face["box"])
+        scale = float(np.clip(min(max(h, w) / 1000, (x1 - x0) / 200), 0.35, 1.5))
+        color = class_color(face["label"], classes.index(face["label"]))
+        cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), color, thick + 1)
+        text = f"{face['label']} {face['prob']:.2f}" + (" (whole)" if face["path"] == "whole" else "")
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+        ty = y0 - 4 if y0 - th - base - 4 >= 0 else min(h - 1, y1 + th + 4)
+        tx = max(0, min(x0, w - tw - 2))
+        cv2.rectangle(out, (tx, ty - th - base), (tx + tw + 2, ty + base), color, -1)
+        cv2.putText(out, text, (tx + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    return out
+
+
+def predict_images(run, inputs, out=None, which: str = "best", detector: str = "hog", upsample: int = 1,
+                   fallback: bool = True, max_side: int | None = 1600, fmt: str = "both", annotated: bool = True,
+                   device: str = "auto", batch_size: int = 64, workers: int | None = None,
+                   min_score: float | None = None, log=stderr_log) -> dict:
+    """Classify every face in each image; write predictions.csv / predictions.json and annotated
+    copies under ``out``. Returns ``{"out": folder, "images": [one dict per image with its faces]}``."""
+    path = ckpt_mod.resolve(run, which)
+    clf = Classifier(path, device=device, batch_size=batch_size)
+    files = gather_inputs(inputs)
+    out = Path(out) if out else (Path(run) if Path(run).is_dir() else path.parent) / "predict"
+    out.mkdir(parents=True, exist_ok=True)
+    dataset = PhotoCrops([p for p, _ in files], clf.image_size, clf.margin, detector, upsample, max_side, fallback,
+                         min_score=min_score)
+    results, rows, used_names = [], [], set()
+    for batch in _photo_loader(dataset, workers):
+        crops = [face["crop"] for item in batch for face in item["faces"]]
+        p = clf.probs(crops)
+        k = 0
+        for item in batch:
+            source, rel = files[item["index"]]
+            faces = []
+            for i, face in enumerate(item["faces"]):
+                pred = int(p[k].argmax())
+                faces.append({"face": i, "box": [round(float(v), 1) for v in face["box"]],
+                              "score": None if face["score"] != face["score"] else round(face["score"], 3),
+                              "label": clf.classes[pred], "prob": float(p[k, pred]), "path": item["kind"],
+                              "probs": {c: float(p[k, j]) for j, c in enumerate(clf.classes)}})
+                k += 1
+            result = {"file": source, "path": item["kind"], "faces": faces, "width": item["width"],
+                      "height": item["height"], "error": item["error"]}
+            if annotated and item["kind"] != "unreadable":
+                name = Path(rel).with_suffix(".jpg")
+                stem, n = name.with_suffix(""), 1
+                while str(name) in used_names:
+                    name = Path(f"{stem}_{n}.jpg")
+                    n += 1
+                used_names.add(str(name))
+                target = out / "annotated" / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                from PIL import Image
+
+                Image.fromarray(annotate(read_rgb(source), faces, clf.classes)).save(target, quality=90)
+                result["annotated"] = str(target)
+            results.append(result)
+            for face in faces:
+                rows.append({"file": source, "face": face["face"], "x0": face["box"][0], "y0": face["box"][1],
+                             "x1": face["box"][2], "y1": face["box"][3], "label": face["label"], "prob": face["prob"],
+                             "path": face["path"], "score": face["score"] if face["score"] is not None else "",
+                             **{f"p_{c}": v for c, v in face["probs"].items()}})
+            if not faces:
+                rows.append({"file": source, "face": "", "path": item["kind"], "error": item["error"]})
+            log(f"{rel}: " + (", ".join(f"{f['label']} {f['prob']:.2f}" for f in faces) or item["kind"].replace("_", " ")))
+    columns = ["file", "face", "x0", "y0", "x1", "y1", "label", "prob", "path", "score",
+               *_prob_columns(clf.classes), "error"]
+    if fmt in ("csv", "both"):
+        write_csv(out / "predictions.csv", rows, columns)
+    if fmt in ("json", "both"):
+        write_json(out / "predictions.json", {"checkpoint": str(path), "classes": clf.classes,
+                                              "detector": detector, "crop_margin": clf.margin, "images": results})
+    return {"out": str(out), "checkpoint": str(path), "classes": clf.classes, "images": results}
