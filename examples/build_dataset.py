@@ -21,7 +21,7 @@ def demo_photos(folder: Path) -> Path:
     from PIL import Image
     from skimage import data
 
-    face = data.astronaut()
+    face = np.ascontiguousarray(data.astronaut()[0:320, 96:416])  # head and shoulders
     for person, image in (("person_a", face), ("person_b", np.ascontiguousarray(face[:, ::-1]))):
         (folder / person).mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(folder / person / "photo1.jpg", quality=95)

@@ -18,6 +18,7 @@ from .types import Face
 
 DETECTORS = ("hog", "cnn", "none")
 DEFAULT_MIN_SCORE = {"hog": 0.0, "cnn": 0.0, "none": 0.0}
+ROLL_REFINE_DEGREES = 12.0  # faces tilted more than this get a second, upright landmark pass
 RELATIVE_MIN_SCORE = 0.15  # a detection this much weaker than the photo's best is taken as a false alarm
 
 _lock = threading.Lock()
@@ -124,8 +125,45 @@ def find_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, min_
     return faces
 
 
+def _roll(landmarks: np.ndarray) -> float:
+    """In-plane rotation of a face in degrees, from its eye centres."""
+    d = landmarks[42:48].mean(0) - landmarks[36:42].mean(0)
+    return float(np.degrees(np.arctan2(d[1], d[0])))
+
+
+def refine_landmarks(image: np.ndarray, box: np.ndarray, landmarks: np.ndarray,
+                     min_roll: float = ROLL_REFINE_DEGREES) -> np.ndarray:
+    """Landmarks predicted again on the face turned upright, when it is tilted by ``min_roll`` or more.
+
+    dlib's predictor is trained on upright faces; on tilted ones a second pass on a de-rotated copy of
+    the face's neighbourhood is markedly more accurate (mapped back to the original image).
+    """
+    roll = _roll(landmarks)
+    if abs(roll) < min_roll:
+        return landmarks
+    x0, y0, x1, y1 = box
+    side = max(x1 - x0, y1 - y0)
+    centre = landmarks.mean(axis=0)
+    m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), roll, 1.0)
+    # a window of twice the face around its centre, rotated upright
+    half = side
+    m[:, 2] += [half - centre[0], half - centre[1]]
+    size = int(round(2 * half))
+    upright = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    c = half
+    upright_box = np.array([c - (x1 - x0) / 2, c - (y1 - y0) / 2, c + (x1 - x0) / 2, c + (y1 - y0) / 2])
+    # keep the box's offset from the landmark centre (the box sits a little above the landmarks' mean)
+    offset = np.array([(x0 + x1) / 2, (y0 + y1) / 2]) - centre
+    rotated_offset = m[:, :2] @ offset
+    upright_box += np.r_[rotated_offset, rotated_offset]
+    refined = predict_landmarks(upright, upright_box)
+    return _apply(cv2.invertAffineTransform(m), refined)
+
+
 def _face(image: np.ndarray, box: np.ndarray, score: float, back: np.ndarray | None) -> Face:
     landmarks = predict_landmarks(image, box)
+    if back is None:
+        landmarks = refine_landmarks(image, box, landmarks)
     if back is not None:
         corners = np.array([[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]])
         box = _box_of(_apply(back, corners))

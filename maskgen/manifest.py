@@ -193,14 +193,14 @@ def face_records(row: dict) -> list[dict]:
     lms, idx = per_face("landmarks"), per_face("face_index")
     types, colors, textures, strengths, wears = (per_face(c) for c in
                                                  ("mask_type", "color", "texture", "texture_strength", "wear"))
+    from .options import WEAR_LABELS
+
     faces = []
     for j in range(n):
         wear = wears[j]
-        if row.get("label") == "without_mask" or not wear:
+        if row.get("label") == "without_mask" or not wear or wear == "none":
             label = "without_mask"
         else:
-            from .options import WEAR_LABELS
-
             label = WEAR_LABELS.get(wear, row.get("label"))
         faces.append({"face_index": idx[j], "label": label, "box": boxes[j], "landmarks": lms[j],
                       "mask_type": types[j], "color": colors[j], "texture": textures[j],

@@ -21,8 +21,9 @@ from .types import MaskAttributes
 JAW = MEAN_SHAPE[0:17]
 JAW_NORMALS = jaw_normals(JAW, MEAN_SHAPE[30])
 TOP = 0.20  # canonical y of a correctly worn mask's top edge on the nose bridge
-WEAR_TOP = {"correct": TOP, "nose": 0.87, "chin": 1.37}
+WEAR_TOP = {"correct": TOP, "nose": 0.815, "chin": 1.37}
 WEAR_SQUASH = {"correct": 1.0, "nose": 0.96, "chin": 0.8}
+NOSE_WEAR_LIFT = 0.09
 LOWEST = 2.62  # nothing is drawn below this (the mesh ends under the neck)
 
 
@@ -129,14 +130,20 @@ class Canvas:
         self.raster = Raster.around((-hw, y_lo, hw, y_hi), px_per_unit)
         Xi, Yi = self.raster.grid()
         self.X = Xi / self.w
-        # own-frame y: undo the wear shift/squash and the height variation
-        self.Y = self.top + (Yi - new_top) / (squash * self.h)
+        # own-frame y: undo the wear shift/squash, the height variation and the side lift
+        self.Y = self.top + (Yi - new_top + self.lift(Xi)) / (squash * self.h)
         self.below_lowest = (Yi <= LOWEST).astype(np.float32)
+
+    def lift(self, x_canonical) -> np.ndarray:
+        """Below the nose the nose wire has nothing to wrap: the top edge straightens, sides rise."""
+        if self.attrs.wear != "nose":
+            return np.zeros_like(x_canonical)
+        return NOSE_WEAR_LIFT * smoothstep(np.abs(x_canonical) / 0.5)
 
     def own_to_canonical(self, pts: np.ndarray) -> np.ndarray:
         p = np.asarray(pts, np.float64).copy()
         p[:, 0] *= self.w
-        p[:, 1] = self.new_top + (p[:, 1] - self.top) * self.squash * self.h
+        p[:, 1] = self.new_top + (p[:, 1] - self.top) * self.squash * self.h - self.lift(p[:, 0])
         return p
 
     def fill(self, polygon: np.ndarray) -> np.ndarray:
@@ -229,7 +236,7 @@ def surgical(c: Canvas):
 def kn95(c: Canvas):
     def top_fn(x):
         ax = np.abs(x)
-        return c.top - 0.02 + 0.26 * np.minimum(ax, 1.15) / 1.15 + 0.04 * smoothstep(ax / 0.15)
+        return c.top + 0.26 * np.minimum(ax, 1.15) / 1.15 + 0.04 * smoothstep(ax / 0.15)
 
     margins = chin_margins(0.06, 0.24)
     body, outline = _body(c, top_fn, 0.06, 0.24)
@@ -248,11 +255,11 @@ def kn95(c: Canvas):
 
 
 def kf94(c: Canvas):
-    pts = np.array([[0, c.top - 0.02], [0.55, c.top + 0.12], [0.98, c.top + 0.36], [1.2, 0.86], [1.0, 1.38],
-                    [0.55, 1.8], [0, 1.97], [-0.55, 1.8], [-1.0, 1.38], [-1.2, 0.86], [-0.98, c.top + 0.36],
-                    [-0.55, c.top + 0.12]])
+    pts = np.array([[0, c.top], [0.55, c.top + 0.14], [0.98, c.top + 0.38], [1.2, 0.86], [1.0, 1.38],
+                    [0.55, 1.8], [0, 1.97], [-0.55, 1.8], [-1.0, 1.38], [-1.2, 0.86], [-0.98, c.top + 0.38],
+                    [-0.55, c.top + 0.14]])
     outline = spline(pts)
-    outline[np.argmin(np.abs(outline[:, 0]) + outline[:, 1])] = [0, c.top - 0.02]
+    outline[np.argmin(np.abs(outline[:, 0]) + outline[:, 1])] = [0, c.top]
     body = c.fill(outline)
     seam_y = 0.9 + 0.12 * (np.abs(c.X) / 1.2) ** 2
     d = c.Y - seam_y
@@ -270,7 +277,7 @@ def _cup(c: Canvas, valve: bool):
     cy, ry, rx = 1.07, 0.88, 0.88
     outline = np.stack([rx * np.cos(np.linspace(0, 2 * np.pi, 96)),
                         cy + ry * np.sin(np.linspace(0, 2 * np.pi, 96))], axis=1)
-    outline[:, 1] = np.maximum(outline[:, 1], c.top - 0.01)
+    outline[:, 1] = np.maximum(outline[:, 1], c.top)
     body = c.fill(outline)
     r2 = (c.X / rx) ** 2 + ((c.Y - cy) / ry) ** 2
     relief = (0.55 * np.sqrt(np.clip(1 - r2, 0, 1)) + 0.1 * _face_bulge(c.X, c.Y)).astype(np.float32)
@@ -313,7 +320,7 @@ def n95_valve(c: Canvas):
 def cloth(c: Canvas):
     def top_fn(x):
         ax = np.abs(x)
-        return c.top - 0.03 + 0.15 * smoothstep(ax / 0.6) + 0.05 * ax ** 2
+        return c.top + 0.15 * smoothstep(ax / 0.6) + 0.05 * ax ** 2
 
     body, outline = _body(c, top_fn, 0.04, 0.16)
     seam_x = 0.02 * np.sin(c.Y * 2.0)
@@ -346,9 +353,9 @@ def sports(c: Canvas):
 
 
 def respirator(c: Canvas):
-    pts = np.array([[0, c.top - 0.02], [0.35, c.top + 0.12], [0.78, 0.62], [0.98, 1.05], [0.88, 1.5],
+    pts = np.array([[0, c.top], [0.35, c.top + 0.14], [0.78, 0.62], [0.98, 1.05], [0.88, 1.5],
                     [0.45, 1.86], [0, 1.95], [-0.45, 1.86], [-0.88, 1.5], [-0.98, 1.05], [-0.78, 0.62],
-                    [-0.35, c.top + 0.12]])
+                    [-0.35, c.top + 0.14]])
     outline = spline(pts)
     body = c.fill(outline)
     relief = (_face_bulge(c.X, c.Y) * 0.8).astype(np.float32)
@@ -430,13 +437,13 @@ WRINKLES = {"surgical": 0.02, "kn95": 0.012, "kf94": 0.012, "n95": 0.004, "n95_v
 # type name -> (drawing function, top edge, bottom edge (correct wear), half width)
 DRAWERS = {
     "surgical": (surgical, TOP, 1.95, 1.2),
-    "kn95": (kn95, TOP, 2.05, 1.25),
-    "kf94": (kf94, TOP, 1.97, 1.25),
-    "n95": (n95, TOP, 1.95, 1.6),
-    "n95_valve": (n95_valve, TOP, 1.95, 1.6),
-    "cloth": (cloth, TOP, 1.97, 1.2),
+    "kn95": (kn95, TOP - 0.02, 2.05, 1.25),
+    "kf94": (kf94, TOP - 0.02, 1.97, 1.25),
+    "n95": (n95, TOP - 0.01, 1.95, 1.6),
+    "n95_valve": (n95_valve, TOP - 0.01, 1.95, 1.6),
+    "cloth": (cloth, TOP - 0.03, 1.97, 1.2),
     "sports": (sports, TOP, 1.93, 1.2),
-    "respirator": (respirator, TOP, 1.95, 1.6),
+    "respirator": (respirator, TOP - 0.02, 1.95, 1.6),
     "bandana": (bandana, TOP, 2.5, 1.5),
     "gaiter": (gaiter, TOP, 2.6, 1.45),
 }
