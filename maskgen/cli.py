@@ -48,9 +48,10 @@ def demo_command(out, image, seed):
 
 def _register_optional_commands() -> None:
     """Commands living in other modules (torch-free at import time)."""
-    from .dataset_cli import augment
+    from .dataset_cli import augment, merge
 
     main.add_command(augment)
+    main.add_command(merge)
     try:
         from maskgen_trainer.cli import evaluate, predict, train
     except ModuleNotFoundError as exc:  # maskgen installed without its trainer package

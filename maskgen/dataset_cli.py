@@ -1,9 +1,12 @@
-"""``maskgen augment SRC OUT``: a thin click command over :func:`maskgen.dataset.build_dataset`.
+"""``maskgen augment SRC OUT`` and ``maskgen merge OUT``: thin click commands over
+:func:`maskgen.dataset.build_dataset` and :func:`maskgen.shards.merge_shards`.
 
 Data goes to files in OUT; messages (skips, progress, the closing summary) go to stderr.
 Exit status: 0 when the run finished (even with skips); 1 when nothing could be processed (or
 an unexpected error); 2 for usage errors: bad options, OUT inside SRC, OUT holding a dataset
-with other settings, no images in SRC; 130 when interrupted (rerun the command to resume).
+with other settings, no images in SRC, shards that cannot be merged (missing, unfinished,
+duplicated, other settings); 130 when interrupted (rerun the command to resume).
+Torch-free, and dask is imported only for ``--engine dask``.
 """
 from __future__ import annotations
 
@@ -46,6 +49,15 @@ def _max_pixels(ctx, param, value):
     return None if value == 0 else value
 
 
+def _shard(ctx, param, value):
+    from .sources import parse_shard
+
+    try:
+        return parse_shard(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 @click.command("augment", context_settings={"help_option_names": ["-h", "--help"],
                                             "show_default": True})
 @click.argument("src", type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=str))
@@ -78,7 +90,17 @@ def _max_pixels(ctx, param, value):
 @click.option("--augment", "augment_spec", default="light", callback=_augment, metavar="none|light|heavy|FILE",
               help="Augmentation preset or a config file (.toml or .json).")
 @click.option("--workers", type=click.IntRange(1, 1024), default=None,
-              help="Worker processes  [default: all cores]", show_default=False)
+              help="Worker processes (with --engine dask and no --scheduler: the local cluster's)  "
+                   "[default: all cores]", show_default=False)
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local",
+              help="local: this machine's cores; dask: tasks on a dask.distributed cluster "
+                   "(extra maskgen[dask]); both write the same bytes.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="With --engine dask: the scheduler to use (tcp://host:8786)  [default: a local cluster "
+                   "of --workers processes]", show_default=False)
+@click.option("--shard", default=None, callback=_shard, metavar="I/N",
+              help="Process only shard I of N (I from 0; a hash of each image's path), for array jobs; "
+                   "join the shards with `maskgen merge OUT`.")
 @click.option("--limit", type=click.IntRange(0, None), default=None,
               help="Process at most N new images (a trial run; a later run carries on).")
 @click.option("--overwrite", is_flag=True, help="Delete the dataset already in OUT and rebuild it.")
@@ -90,18 +112,22 @@ def _max_pixels(ctx, param, value):
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="No per-file skip messages (they stay in skipped.csv).")
 def augment(src, out, mask_type, color, texture, texture_strength, wear, seed, detector, upsample, crop,
-            crop_size, variants, negatives, split, augment_spec, workers, limit, overwrite, max_pixels,
-            image_format, quality, progress, quiet):
+            crop_size, variants, negatives, split, augment_spec, workers, engine, scheduler, shard, limit,
+            overwrite, max_pixels, image_format, quality, progress, quiet):
     """Mask every face in the photos under SRC and write a labelled dataset to OUT.
 
     SRC is a folder (walked recursively; .jpg .jpeg .png .webp .bmp .tif .tiff) or one image.
     OUT gets <split>/<label>/<subfolders of SRC>/<file> (a torchvision ImageFolder per split),
     metadata.csv, skipped.csv, settings.json and, in full-image mode, coco_<split>.json.
     Nothing is written inside SRC. Rerunning the same command resumes an interrupted run.
+    --engine dask runs on a dask cluster; --shard I/N runs one part of an array job (docs/scale.md).
     """
     from .dataset import DatasetConfig, DatasetError, build_dataset, prestart_workers
 
-    prestart_workers(workers, detector)  # workers load models while the options are checked
+    if scheduler is not None and engine != "dask":
+        raise click.UsageError("--scheduler is for --engine dask")
+    if engine == "local":
+        prestart_workers(workers, detector)  # workers load models while the options are checked
     raw = DatasetConfig(
         mask_type=mask_type, color=color, texture=texture, texture_strength=texture_strength, wear=wear,
         seed=seed, detector=detector, upsample=upsample, crop=crop, crop_size=crop_size, variants=variants,
@@ -113,7 +139,8 @@ def augment(src, out, mask_type, color, texture, texture_strength, wear, seed, d
         raise click.UsageError(str(e)) from None
     try:
         summary = build_dataset(src, out, config, workers=workers, progress=progress, limit=limit,
-                                overwrite=overwrite, messages=not quiet)
+                                overwrite=overwrite, messages=not quiet, engine=engine, scheduler=scheduler,
+                                shard=shard)
     except DatasetError as e:  # paths, settings that differ from OUT's, no images in SRC
         raise click.UsageError(str(e)) from None
     except KeyboardInterrupt:
@@ -123,6 +150,29 @@ def augment(src, out, mask_type, color, texture, texture_strength, wear, seed, d
     except (ValueError, OSError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(summary.format(), err=True)
-    if summary.outputs == 0:
+    if summary.outputs == 0 and shard is None:
         raise click.ClickException("no image could be processed (every source is listed in "
                                    f"{out}/skipped.csv with its reason)")
+
+
+@click.command("merge", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("out", type=click.Path(exists=True, file_okay=False, dir_okay=True, path_type=str))
+def merge(out):
+    """Join the shards of an array job (maskgen augment --shard I/N) into OUT's dataset.
+
+    Writes metadata.csv, skipped.csv, each split's metadata.csv and the COCO files: the same bytes
+    as one run with the same settings. Refuses (exit status 2, nothing changed) when shards are
+    missing, unfinished or still running, made with different settings, or duplicated.
+    """
+    from .dataset import DatasetError
+    from .shards import merge_shards
+
+    try:
+        summary = merge_shards(out)
+    except DatasetError as e:
+        raise click.UsageError(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(summary.format(), err=True)
+    if summary.outputs == 0:
+        raise click.ClickException(f"the merged dataset holds no image (see {out}/skipped.csv)")

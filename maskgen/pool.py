@@ -1,0 +1,121 @@
+"""The local engine: the per-image job in this process, or in a pool of worker processes.
+
+Workers are forked from a ``forkserver`` process (``spawn`` where there is none) that has
+imported the heavy modules and loaded the dlib models once, so they start at once and share the
+models' memory. At most ``4 × workers`` sources are in flight.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+from . import work
+
+_WARM_ENV = "MASKGEN_FORKSERVER_MODELS"
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def prestart_workers(workers: int | None = None, detector: str = "hog") -> None:
+    """Start loading the worker processes' modules and models now, in the background.
+
+    Optional: :func:`maskgen.build_dataset` does it itself; a caller with slow work of its own to
+    do first (imports, option checks) can call this earlier to overlap the two.
+    """
+    workers = default_workers() if workers is None else int(workers)
+    if workers > 1:
+        mp_context(detector if detector in ("hog", "cnn", "none") else "hog")
+
+
+def mp_context(detector: str):
+    """The multiprocessing context for workers: forkserver (started now, see below), else spawn."""
+    import multiprocessing as mp
+
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    _start_forkserver(ctx, detector)
+    return ctx
+
+
+def _start_forkserver(ctx, detector: str) -> None:
+    """Start the fork server with the heavy modules and the dlib models already loaded.
+
+    Workers forked from it share the imports and the models (copy-on-write) instead of each
+    loading them: start-up costs about what one process costs. A fork server already running
+    (an earlier call in this process) is reused as it is.
+    """
+    from multiprocessing import forkserver
+
+    ctx.set_forkserver_preload(["maskgen.faces", "maskgen.engine", "maskgen.augment", "maskgen.dataset",
+                                "maskgen.pool"])
+    saved = os.environ.get(_WARM_ENV)
+    os.environ[_WARM_ENV] = detector  # read by this module when the fork server imports it
+    try:
+        forkserver.ensure_running()
+    finally:
+        if saved is None:
+            os.environ.pop(_WARM_ENV, None)
+        else:
+            os.environ[_WARM_ENV] = saved
+
+
+def pool_results(tasks: Iterator, workers: int, state: dict) -> Iterator[dict]:
+    """Reports as sources finish; at most ``4 × workers`` tasks in flight (flat memory).
+
+    Completion order only affects the order of messages: everything written is keyed by source.
+    """
+    if workers <= 1:
+        import cv2
+
+        threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)
+        try:
+            work.init_worker(state, in_process=True)
+            for task in tasks:
+                yield work.process(task)
+        finally:
+            cv2.setNumThreads(threads)
+        return
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = mp_context(state["config"]["detector"])
+    window = 4 * workers
+    executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=work.init_worker, initargs=(state,))
+    futures: dict = {}
+
+    def finished(block_until: int):
+        while len(futures) > block_until:
+            done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+            for f in sorted(done, key=lambda f: futures[f]):
+                source = futures.pop(f)
+                try:
+                    yield f.result()
+                except BrokenProcessPool:
+                    raise RuntimeError(
+                        f"a worker process died while processing {source} or another image in flight: "
+                        "out of memory (try fewer workers or a lower max_pixels), or, when build_dataset "
+                        "is called from a script, a missing `if __name__ == '__main__':` guard (worker "
+                        "processes import the main script); finished images are kept: rerun to resume"
+                    ) from None
+
+    try:
+        for task in tasks:
+            futures[executor.submit(work.process, task)] = task[0]
+            yield from finished(window - 1)
+        yield from finished(0)
+    except BaseException:
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    else:
+        executor.shutdown(wait=True)
+
+
+if os.environ.get(_WARM_ENV) in ("hog", "cnn", "none"):  # imported by the fork server: load the models
+    work.load_models(os.environ[_WARM_ENV])

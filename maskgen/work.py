@@ -1,0 +1,403 @@
+"""The per-image job: one source in, its images and its part file out.
+
+The same function, :func:`process`, runs in this process (``workers=1``), in the local worker
+pool (:mod:`maskgen.pool`) and as a task on a dask worker (:func:`run_task`, from
+:mod:`maskgen.scale`), so every engine writes the same bytes. Every random choice for a source
+comes from generators seeded by the source's own seed and a fixed purpose key
+(:func:`source_rng`), never from processing order.
+
+The state a job needs (``src_root``, ``out``, ``parts``, ``tmp``, ``config``) is a small dict,
+prepared once per worker process (:func:`prepare_state`).
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import json
+import math
+import os
+import threading
+import time
+import traceback
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from . import manifest as mf
+from .imageio import ImageReadError
+from .parts import RETRY_KINDS, write_part
+from .sources import source_seed, split_of
+
+STAGES = ("read", "detect", "mask", "augment", "write")
+
+# purpose keys of the per-source random streams (never renumber: outputs depend on them)
+_WEAR, _MASK, _AUG, _CROP, _NEG, _NEG_AUG, _NEG_CROP = range(1, 8)
+
+
+def source_rng(seed: int, *key: int) -> np.random.Generator:
+    """The generator for one purpose of one source."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
+
+_rng = source_rng
+
+
+# --------------------------------------------------------------------------- worker state
+
+_STATE: dict | None = None          # the state of this process (local engine)
+_STATES: dict[str, dict] = {}       # prepared states by key (dask workers: one per run)
+_STATES_LOCK = threading.Lock()
+
+
+def state_key(state: dict) -> str:
+    """A key naming a run's state (its content), so a dask worker prepares it once."""
+    text = json.dumps({k: v for k, v in state.items() if k != "key"}, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def prepare_state(state: dict) -> dict:
+    """The state with its config as a :class:`~maskgen.dataset.DatasetConfig` and this process's
+    own temporary folder (a per-host, per-process subfolder: file names never collide on a
+    shared file system, whatever the process ids on other machines)."""
+    from .dataset import DatasetConfig
+
+    st = dict(state)
+    st["config"] = DatasetConfig(**state["config"])
+    token = hashlib.sha1(f"{_hostname()}/{os.getpid()}/{time.time_ns()}".encode()).hexdigest()[:12]
+    st["tmp"] = str(Path(state["tmp"]) / f"w{os.getpid()}-{token}")
+    return st
+
+
+def _hostname() -> str:
+    import socket
+
+    try:
+        return socket.gethostname()
+    except OSError:
+        return "localhost"
+
+
+def init_worker(state: dict, in_process: bool = False) -> None:
+    """Prepare this process for jobs (pool initializer; ``in_process`` for ``workers=1``)."""
+    global _STATE
+    _STATE = prepare_state(state)
+    if not in_process:
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+        import cv2
+
+        cv2.setNumThreads(1)
+        warm_up(_STATE["config"])
+
+
+def warm_up(cfg) -> None:
+    """Load the models once per worker, before the first image (keeps stage timings honest)."""
+    load_models(cfg.detector)
+
+
+def load_models(detector: str) -> None:
+    try:
+        from . import faces
+
+        faces._load("landmarks")
+        if detector in ("hog", "cnn"):
+            faces._load(detector)
+    except Exception:
+        pass  # the first image reports the problem with its file name
+
+
+def run_task(task: tuple[str, str | None, str], state: dict) -> dict:
+    """A task on a dask worker: :func:`process` with ``state`` prepared once per worker process.
+
+    An exception here (an I/O error writing the part file on a shared file system, say) fails
+    the task, and dask retries it; everything else is recorded in the part file as for a local run.
+    """
+    key = state.get("key") or state_key(state)
+    st = _STATES.get(key)
+    if st is None:
+        with _STATES_LOCK:
+            st = _STATES.get(key)
+            if st is None:
+                import cv2
+
+                cv2.setNumThreads(1)
+                st = prepare_state(state)
+                warm_up(st["config"])
+                if len(_STATES) >= 8:
+                    _STATES.clear()
+                _STATES[key] = st
+    return process(task, st)
+
+
+def check_worker(src_root: str, out: str, version: str, detector: str = "hog") -> str | None:
+    """Run on each dask worker before a run: None, or what this worker lacks."""
+    from . import __version__
+
+    problems = []
+    if __version__ != version:
+        problems.append(f"maskgen {__version__} installed, the client has {version}")
+    if not os.path.exists(src_root):
+        problems.append(f"SRC {src_root} not found (SRC and OUT must be on a file system shared at the same paths)")
+    if not os.path.isdir(out):
+        problems.append(f"OUT {out} not found (SRC and OUT must be on a file system shared at the same paths)")
+    try:
+        from .models import CNN_DETECTOR, LANDMARKS_68, model_path
+
+        model_path(LANDMARKS_68)
+        if detector == "cnn":
+            model_path(CNN_DETECTOR)
+    except Exception as e:
+        problems.append(f"dlib models: {e}")
+    return "; ".join(problems) or None
+
+
+# --------------------------------------------------------------------------- one source
+
+
+def _out_path(split: str, label: str, source: str, name: str) -> str:
+    parent = PurePosixPath(source).parent
+    parts = [split, label] + ([str(parent)] if str(parent) != "." else []) + [name]
+    return "/".join(parts)
+
+
+def _negative_count(cfg, seed: int) -> int:
+    expected = cfg.negatives * cfg.variants
+    whole = int(math.floor(expected))
+    frac = expected - whole
+    draw = float(_rng(seed, _NEG).random())
+    return whole + (1 if draw < frac else 0)
+
+
+def _pick_wear(cfg, rng: np.random.Generator) -> str:
+    from .options import parse_wear
+
+    weights = parse_wear(cfg.wear)
+    names = list(weights)
+    return names[int(rng.choice(len(names), p=np.array([weights[n] for n in names])))]
+
+
+def _crop_face(image, box, landmarks, rng, size):
+    from .crops import crop_square, sample_square
+
+    square = sample_square(box, rng)
+    crop = crop_square(image, square, size)
+    x0, y0, x1, y1 = (float(v) for v in square)
+    side = max(1, int(round(x1 - x0)))
+    scale = size / side
+    lm = (np.asarray(landmarks, np.float64) - [x0, y0]) * scale
+    lm = np.clip(lm, 0, size - 1)
+    b = (np.asarray(box, np.float64) - [x0, y0, x0, y0]) * scale
+    b = np.clip(b, 0, size)
+    return crop, b, lm
+
+
+class _Work:
+    """Processing of one source (inside a worker)."""
+
+    def __init__(self, source: str, stem: str, state: dict):
+        st = self.state = state
+        self.cfg = st["config"]
+        self.out = Path(st["out"])
+        self.tmp = Path(st["tmp"])
+        self.source = source
+        self.seed = source_seed(self.cfg.seed, source)
+        self.split = split_of(source, self.cfg.seed, self.cfg.split)
+        self.stem = stem
+        self.rows: list[dict] = []
+        self.skips: list[list] = []
+        self.timings = dict.fromkeys(STAGES, 0.0)
+        self.retry = False
+
+    @contextlib.contextmanager
+    def stage(self, name):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] += time.perf_counter() - t0
+
+    def skip(self, kind: str, reason: str, face_index=None, variant=None):
+        self.skips.append([self.source, "" if face_index is None else str(face_index),
+                           "" if variant is None else str(variant), kind, reason])
+
+    def write(self, label: str, name: str, image: np.ndarray) -> str:
+        from .imageio import write_image_atomic
+
+        rel = _out_path(self.split, label, self.source, f"{name}.{self.cfg.image_format}")
+        path = self.out / rel
+        with self.stage("write"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_image_atomic(path, image, quality=self.cfg.quality, tmp_dir=self.tmp)
+        return rel
+
+    def row(self, rel, label, variant, image, face_index, box, landmarks, attrs, applied) -> dict:
+        """A manifest row; per-face arguments are lists in full mode, single values in crop mode."""
+        h, w = image.shape[:2]
+        full = self.cfg.crop == "full"
+
+        def attr(name):
+            if attrs is None:  # a negative: "none" rather than empty, so column types never change
+                none = 0.0 if name == "texture_strength" else "none"
+                return [none] * len(box) if full else none
+            return [getattr(a, name) for a in attrs] if full else getattr(attrs, name)
+
+        return {
+            "file_name": rel, "label": label, "split": self.split, "source": self.source,
+            "face_index": face_index, "variant": variant, "width": w, "height": h,
+            "box": [mf.box_json(b) for b in box] if full else mf.box_json(box),
+            "landmarks": [mf.points_json(p) for p in landmarks] if full else mf.points_json(landmarks),
+            "mask_type": attr("mask_type"), "color": attr("color"), "color_name": attr("color_name"),
+            "texture": attr("texture"), "texture_strength": attr("texture_strength"), "wear": attr("wear"),
+            "seed": self.seed, "augment": list(applied),
+        }
+
+    def run(self, walk_error: str | None) -> None:
+        from .imageio import read_image
+
+        cfg = self.cfg
+        if walk_error:
+            self.retry = True
+            self.skip("io_error", walk_error)
+            return
+        path = Path(self.state["src_root"]) / self.source
+        with self.stage("read"):
+            try:
+                image = read_image(path, max_pixels=cfg.max_pixels)
+            except ImageReadError as e:
+                self.retry = e.kind in RETRY_KINDS
+                self.skip(e.kind, e.reason)
+                return
+        from .faces import find_faces
+
+        with self.stage("detect"):
+            faces = find_faces(image, detector=cfg.detector, upsample=cfg.upsample)
+        if not faces:
+            self.skip("no_face", f"no face found (detector {cfg.detector}, upsample {cfg.upsample})")
+            return
+        good = []
+        for i, face in enumerate(faces):
+            if face.rejected:
+                self.skip("face_rejected", face.rejected, face_index=i)
+            else:
+                good.append((i, face))
+        if not good:
+            return
+        for k in range(cfg.variants):
+            self.masked_variant(image, good, k)
+        for j in range(_negative_count(cfg, self.seed)):
+            self.negative(image, good, j)
+
+    def _augment(self, image, landmarks, boxes, rng):
+        from .augment import augment
+
+        with self.stage("augment"):
+            return augment(image, landmarks, boxes, preset=self.cfg.augment, rng=rng)
+
+    def masked_variant(self, image, good, k: int) -> None:
+        from .engine import mask_faces
+        from .options import WEAR_LABELS
+
+        cfg = self.cfg
+        full = cfg.crop == "full"
+        wear = _pick_wear(cfg, _rng(self.seed, _WEAR, k)) if full else cfg.wear
+        with self.stage("mask"):
+            result = mask_faces(image, faces=[f for _, f in good], options=cfg.mask_options(wear),
+                                rng=_rng(self.seed, _MASK, k))
+        index = {id(f): i for i, f in good}
+        for face, reason in result.skipped:
+            self.skip("mask_failed", reason, face_index=index.get(id(face), _match(face, good)), variant=k)
+        masked = [(index.get(id(m.face), _match(m.face, good)), m) for m in result.faces]
+        if not masked:
+            return
+        aug = self._augment(result.image, [m.face.landmarks for _, m in masked],
+                            [m.face.box for _, m in masked], _rng(self.seed, _AUG, k))
+        keep = []
+        for j, (i, m) in enumerate(masked):
+            if aug.visible[j] < cfg.min_visible:
+                self.skip("out_of_frame", f"face pushed out of frame by augmentation "
+                                          f"({100 * aug.visible[j]:.0f}% visible)", face_index=i, variant=k)
+            else:
+                keep.append(j)
+        if not keep:
+            return
+        if full:
+            label = WEAR_LABELS[wear]
+            rel = self.write(label, f"{self.stem}_v{k}", aug.image)
+            self.rows.append(self.row(rel, label, k, aug.image, [masked[j][0] for j in keep],
+                                      [aug.boxes[j] for j in keep], [aug.landmarks[j] for j in keep],
+                                      [masked[j][1].attributes for j in keep], aug.applied))
+            return
+        for j in keep:
+            i, m = masked[j]
+            label = WEAR_LABELS[m.attributes.wear]
+            with self.stage("write"):
+                crop, box, lm = _crop_face(aug.image, aug.boxes[j], aug.landmarks[j],
+                                           _rng(self.seed, _CROP, k, i), cfg.crop_size)
+            rel = self.write(label, f"{self.stem}_f{i}_v{k}", crop)
+            self.rows.append(self.row(rel, label, k, crop, i, box, lm, m.attributes, aug.applied))
+
+    def negative(self, image, good, j: int) -> None:
+        cfg = self.cfg
+        label = "without_mask"
+        aug = self._augment(image, [f.landmarks for _, f in good], [f.box for _, f in good],
+                            _rng(self.seed, _NEG_AUG, j))
+        keep = []
+        for n, (i, _) in enumerate(good):
+            if aug.visible[n] < cfg.min_visible:
+                self.skip("out_of_frame", f"face pushed out of frame by augmentation "
+                                          f"({100 * aug.visible[n]:.0f}% visible, negative {j})", face_index=i)
+            else:
+                keep.append(n)
+        if not keep:
+            return
+        if cfg.crop == "full":
+            rel = self.write(label, f"{self.stem}_n{j}", aug.image)
+            self.rows.append(self.row(rel, label, j, aug.image, [good[n][0] for n in keep],
+                                      [aug.boxes[n] for n in keep], [aug.landmarks[n] for n in keep],
+                                      None, aug.applied))
+            return
+        for n in keep:
+            i = good[n][0]
+            with self.stage("write"):
+                crop, box, lm = _crop_face(aug.image, aug.boxes[n], aug.landmarks[n],
+                                           _rng(self.seed, _NEG_CROP, j, i), cfg.crop_size)
+            rel = self.write(label, f"{self.stem}_f{i}_n{j}", crop)
+            self.rows.append(self.row(rel, label, j, crop, i, box, lm, None, aug.applied))
+
+
+def _match(face, good) -> int | None:
+    for i, f in good:
+        if np.allclose(np.asarray(f.box), np.asarray(face.box)):
+            return i
+    return None
+
+
+def process(task: tuple[str, str | None, str], state: dict | None = None) -> dict:
+    """Process one source and record it in its part file; returns a small report for the caller.
+
+    ``task`` is ``(source, walk error, output stem)`` (:func:`maskgen.sources.walk_sources`);
+    ``state`` a prepared state (default: this process's, set by :func:`init_worker`).
+    """
+    st = _STATE if state is None else state
+    source, walk_error, stem = task
+    Path(st["tmp"]).mkdir(parents=True, exist_ok=True)
+    work = _Work(source, stem, st)
+    t0 = time.perf_counter()
+    try:
+        work.run(walk_error)
+    except MemoryError:
+        work.rows, work.skips, work.retry = [], [], True
+        work.skip("error", "out of memory")
+    except Exception as e:  # a bug or an unexpected input: record it, carry on, retry next run
+        if os.environ.get("MASKGEN_DEBUG"):
+            traceback.print_exc()
+        work.rows, work.skips, work.retry = [], [], True
+        text = " ".join(str(e).split()) or type(e).__name__
+        work.skip("error", f"internal error: {type(e).__name__}: {text}")
+    write_part(Path(st["parts"]), source, work.retry, [mf.format_row(r) for r in work.rows], work.skips,
+               tmp_dir=Path(st["tmp"]))
+    labels = collections.Counter(r["label"] for r in work.rows)
+    return {"source": source, "split": work.split, "labels": dict(labels), "skips": work.skips,
+            "timings": work.timings, "seconds": time.perf_counter() - t0, "retry": work.retry}
