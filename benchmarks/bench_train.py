@@ -35,7 +35,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the trainer's)")
     ap.add_argument("--augment", default="default", choices=["default", "light", "none"])
     ap.add_argument("--source-size", type=int, default=256, help="side of the toy dataset's stored crops")
     ap.add_argument("--toy-images", type=int, default=96, help="toy dataset images per class")
@@ -47,13 +47,11 @@ def main(argv=None) -> dict:
     from torch import nn
 
     from maskgen_trainer.common import IMAGENET_MEAN, IMAGENET_STD
-    from maskgen_trainer.data import build_datasets, default_workers, make_loader
+    from maskgen_trainer.data import build_datasets, cpu_threads, default_workers, make_loader
     from maskgen_trainer.distributed import choose_device
     from maskgen_trainer.engine import Normalizer, autocast_for, train_one_epoch
     from maskgen_trainer.model import build_model
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = choose_device(args.device)
     cuda = device.type == "cuda"
     size = args.image_size or (224 if cuda else 128)
@@ -61,6 +59,10 @@ def main(argv=None) -> dict:
     steps = args.steps or (50 if cuda else 6)
     warmup = args.warmup if args.warmup is not None else (10 if cuda else 2)
     workers = default_workers(device.type) if args.workers is None else args.workers
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    elif not cuda:
+        torch.set_num_threads(cpu_threads(workers))  # the trainer's own default
     amp = cuda if args.amp is None else (args.amp and cuda)
     channels_last = cuda if args.channels_last is None else args.channels_last
     if cuda:
@@ -115,11 +117,16 @@ def main(argv=None) -> dict:
     loader = make_loader(train_set, bs, sampler, workers, pin_memory=cuda, drop_last=True)
     it = iter(loader)
 
+    prefetched = workers * 4  # make_loader's prefetch_factor: batches ready before timing starts
+
     def time_loader() -> float:
-        t = time.perf_counter()
-        for _ in range(steps):
+        for _ in range(prefetched):  # drain the queue filled while the model ran
             next(it)
-        return steps * bs / (time.perf_counter() - t)
+        n = max(steps, 2 * prefetched, 8)
+        t = time.perf_counter()
+        for _ in range(n):
+            next(it)
+        return n * bs / (time.perf_counter() - t)
 
     def time_training() -> tuple[float, float]:
         sync()

@@ -27,7 +27,7 @@ def main() -> None:
     ap.add_argument("--src", type=Path, default=shared / "unmasked_faces", help="unmasked face photos")
     ap.add_argument("--real", type=Path, default=shared, help="labelled real photos, DATA/<label>/<photo>")
     ap.add_argument("--classes", default=REAL_CLASSES, help="--real folder -> class mapping")
-    ap.add_argument("--work", type=Path, default=Path("demo_train"), help="output folder")
+    ap.add_argument("--work", type=Path, default=Path("runs") / "example", help="output folder")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--image-size", type=int, default=None)
     ap.add_argument("--quick", action="store_true", help="few photos, small images, 2 epochs")
@@ -46,21 +46,23 @@ def main() -> None:
     dataset, run = work / "dataset", work / "run"
 
     # 1. the dataset: face crops, masks worn correctly or not, plus unmasked negatives
-    #    (CLI: maskgen augment SRC OUT --crop face --crop-size 160 --variants 6 ...)
-    config = maskgen.DatasetConfig(crop="face", crop_size=160, variants=2 if args.quick else 6, negatives=0.5,
-                                   wear="correct=0.6,nose=0.2,chin=0.2", seed=1)
+    #    (CLI: maskgen augment SRC OUT --crop face --crop-size 160 --variants 4 --negatives 0.5 \
+    #          --wear correct=0.6,nose=0.2,chin=0.2 --seed 1)
+    config = maskgen.DatasetConfig(crop="face", crop_size=160, variants=2 if args.quick else 4, negatives=0.5,
+                                   wear="correct=0.6,nose=0.2,chin=0.2", seed=1,
+                                   split="0.7,0.3" if args.quick else "0.8,0.1,0.1")
     summary = maskgen.build_dataset(args.src, dataset, config, workers=None, progress=False, messages=False,
-                                    limit=16 if args.quick else None)
+                                    limit=16 if args.quick else None, overwrite=True)
     print(summary.format())
 
-    # 2. training (CLI: maskgen train DATASET --out RUN --image-size 112 ...)
+    # 2. training (CLI: maskgen train DATASET --out RUN --image-size 112 --epochs 16 --patience 5
+    #              --label-smoothing 0.1)
     train_config = TrainConfig(
         dataset=str(dataset), out=str(run),
-        epochs=args.epochs or (2 if args.quick else 30),
+        epochs=args.epochs or (2 if args.quick else 16),
         image_size=args.image_size or (64 if args.quick else 112),
         batch_size=16 if args.quick else 32,
-        label_smoothing=0.1, patience=6, bn_recalibrate=0 if args.quick else 8,
-        log_every=0 if args.quick else 10)
+        label_smoothing=0.1, patience=5, log_every=0)
     result = train(train_config, overwrite=True)
     print(f"trained {result['epochs_run']} epochs; best epoch {result['best_epoch']}; validation accuracy "
           f"{result['val']['accuracy']:.3f}, AUC {result['val']['auc']:.3f}")
@@ -77,7 +79,7 @@ def main() -> None:
         # 4. prediction: every face of a few photos, boxes and labels drawn
         #    (CLI: maskgen predict RUN PHOTOS... --out OUT)
         photos = [p for folder in mapping for p in sorted((args.real / folder).iterdir())[:3]]
-        predicted = predict_images(run, photos, out=work / "predict")
+        predicted = predict_images(run, photos, out=work / "predict", log=lambda *_: None)
         for image in predicted["images"]:
             faces = ", ".join(f"{f['label']} {f['prob']:.2f} ({f['path']})" for f in image["faces"]) or image["path"]
             print(f"{Path(image['file']).name}: {faces}")

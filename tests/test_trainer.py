@@ -325,9 +325,10 @@ def test_predict_marks_every_face_of_a_group_photo(run2, tmp_path):
     group = tmp_path / "in" / "group.jpg"
     _save_jpg(group, group_photo(["without_mask"] * 3, rng))
     _save_jpg(tmp_path / "in" / "sub" / "no_face.jpg", _no_face(0))
+    (tmp_path / "in" / "sub" / "broken.jpg").write_bytes(b"not an image")
     out = tmp_path / "pred"
     result = _invoke(predict, [run, tmp_path / "in", "--out", out])
-    assert "3 faces found" in result.output
+    assert "3 faces found" in result.output and "1 unreadable" in result.output
     with open(out / "predictions.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     faces = [r for r in rows if r["file"].endswith("group.jpg")]
@@ -338,8 +339,10 @@ def test_predict_marks_every_face_of_a_group_photo(run2, tmp_path):
         assert r["label"] in ("with_mask", "without_mask") and 0.5 <= float(r["prob"]) <= 1.0
     whole = [r for r in rows if r["file"].endswith("no_face.jpg")]
     assert len(whole) == 1 and whole[0]["path"] == "whole"
+    broken = [r for r in rows if r["file"].endswith("broken.jpg")]
+    assert len(broken) == 1 and broken[0]["path"] == "unreadable" and broken[0]["error"]
     data = json.loads((out / "predictions.json").read_text())
-    assert [len(i["faces"]) for i in data["images"]] == [3, 1]
+    assert [len(i["faces"]) for i in data["images"]] == [3, 0, 1]
     assert (out / "annotated" / "group.jpg").is_file() and (out / "annotated" / "sub" / "no_face.jpg").is_file()
 
     result = _invoke(predict, [run, tmp_path / "in" / "sub" / "no_face.jpg", "--out", tmp_path / "pred2",

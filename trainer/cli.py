@@ -73,7 +73,8 @@ def _run(fn, *args, **kwargs):
 @click.option("--bn-recalibrate", default=0,
               help="Before each validation, re-estimate batch-norm statistics over this many training "
                    "batches (helps small datasets and short runs); 0 = off.")
-@click.option("--threads", type=int, default=None, help="CPU threads for torch per process. [default: torch's]")
+@click.option("--threads", type=int, default=None,
+              help="CPU threads for torch per process. [default on CPU: one per core, less --workers]")
 @click.option("--seed", default=0)
 @click.option("--log-every", default=50, help="Batches between progress lines; 0 = one line per epoch.")
 @click.option("--resume", is_flag=True,

@@ -51,7 +51,7 @@ class TrainConfig:
     channels_last: bool | None = None  # default: on for CUDA
     sync_bn: bool = False
     bn_recalibrate: int = 0  # batches used to re-estimate batch-norm statistics before each validation
-    threads: int | None = None  # torch CPU threads per process (None: torch's default)
+    threads: int | None = None  # torch CPU threads per process (None: on CPU, one per core less the workers)
     seed: int = 0
     log_every: int = 50  # batches between progress lines; 0 = one line per epoch
 

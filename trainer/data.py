@@ -19,6 +19,8 @@ from torchvision import transforms as T
 
 from .common import TrainerError, class_folders, image_folder_samples
 
+_TORCH_THREADS = torch.get_num_threads()  # torch's default (one per core, or OMP_NUM_THREADS)
+
 
 class ImageList(Dataset):
     """``(path, target)`` samples read with Pillow, transformed, returned as uint8 CHW tensors."""
@@ -199,6 +201,13 @@ def default_workers(device_type: str) -> int:
     if device_type == "cuda":
         return max(2, min(16, cpus - 1))
     return 1 if cpus >= 2 else 0
+
+
+def cpu_threads(workers: int) -> int:
+    """Compute threads when training on the CPU: torch's default (one per core) less the cores
+    the loader workers need. OpenMP threads that share cores with other busy processes wait on
+    each other, and a step then takes several times longer."""
+    return max(1, _TORCH_THREADS - workers)
 
 
 def _worker_init(worker_id: int) -> None:

@@ -203,6 +203,8 @@ def evaluate_photos(run, data, out=None, class_map: dict | None = None, which: s
                 crops_at.append((item["path"], face["square"]))
                 k += 1
             rows.append(row)
+        if len(rows) % 80 < len(batch) and len(rows) < len(photos):
+            log(f"  {len(rows)}/{len(photos)} photos")
     elapsed = time.perf_counter() - start
     counts = {kind: sum(r["path"] == kind for r in rows) for kind in PATHS}
     probs_arr = np.array(probs).reshape(len(targets), len(clf.classes))

@@ -23,7 +23,8 @@ from . import checkpoint as ckpt_mod
 from . import distributed as D
 from .common import ARCH, CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, TrainerError, write_csv, write_json
 from .config import FROZEN_ON_RESUME, TrainConfig
-from .data import BalancedSampler, ShuffledShard, build_datasets, class_counts, class_weights, default_workers, make_loader
+from .data import (BalancedSampler, ShuffledShard, build_datasets, class_counts, class_weights, cpu_threads,
+                   default_workers, make_loader)
 from .engine import Normalizer, autocast_for, predict_logits, recalibrate_batchnorm, stderr_log, train_one_epoch
 from .metrics import classification_metrics, softmax
 from .model import build_model, initial_weights
@@ -144,6 +145,8 @@ def _train(config: TrainConfig, resume: bool, overwrite: bool, info: D.DistInfo,
     amp = cuda if config.amp is None else (config.amp and cuda)
     channels_last = cuda if config.channels_last is None else config.channels_last
     workers = default_workers(device.type) if config.workers is None else config.workers
+    if not cuda and not config.threads:
+        torch.set_num_threads(cpu_threads(workers))
 
     train_set, val_set = build_datasets(config.dataset, config.image_size, config.augment)
     classes = train_set.classes
@@ -169,7 +172,8 @@ def _train(config: TrainConfig, resume: bool, overwrite: bool, info: D.DistInfo,
     log(f"{len(train_set)} training and {len(val_set)} validation images; classes "
         + ", ".join(f"{c} ({n})" for c, n in zip(classes, counts)))
     log(f"ResNet-50, {source}; device {device}" + (f" x{info.world_size} processes" if info.enabled else "")
-        + f", {'AMP, ' if amp else ''}{'channels-last, ' if channels_last else ''}{workers} loader workers")
+        + f", {'AMP, ' if amp else ''}{'channels-last, ' if channels_last else ''}{workers} loader workers"
+        + ("" if cuda else f", {torch.get_num_threads()} compute threads"))
 
     if cuda:
         torch.backends.cudnn.benchmark = True
