@@ -2,8 +2,8 @@
 
 The whole loop of docs/training.md through the Python API (each step has a CLI twin)::
 
-    python examples/train_and_predict.py                 # the recipe (about 30 min on 2 CPU cores)
-    python examples/train_and_predict.py --quick         # a 2-3 minute smoke run of the same steps
+    python examples/train_and_predict.py                 # the recipe (about 25 min on 2 CPU cores)
+    python examples/train_and_predict.py --quick         # a 1-2 minute smoke run of the same steps
     python examples/train_and_predict.py --src my_faces/ --real my_labelled_photos/ --classes mask=with_mask,...
 
 Inputs default to the project's shared photos (``<repo>/../shared/data``, or
@@ -46,23 +46,23 @@ def main() -> None:
     dataset, run = work / "dataset", work / "run"
 
     # 1. the dataset: face crops, masks worn correctly or not, plus unmasked negatives
-    #    (CLI: maskgen augment SRC OUT --crop face --crop-size 160 --variants 4 --negatives 0.5 \
-    #          --wear correct=0.6,nose=0.2,chin=0.2 --seed 1)
-    config = maskgen.DatasetConfig(crop="face", crop_size=160, variants=2 if args.quick else 4, negatives=0.5,
-                                   wear="correct=0.6,nose=0.2,chin=0.2", seed=1,
-                                   split="0.7,0.3" if args.quick else "0.8,0.1,0.1")
+    #    (CLI: maskgen augment SRC OUT --crop face --crop-size 128 --variants 6 --negatives 0.5 \
+    #          --wear correct=0.6,nose=0.2,chin=0.2 --augment heavy --split 0.8,0.2,0 --seed 1)
+    config = maskgen.DatasetConfig(crop="face", crop_size=128, variants=2 if args.quick else 6, negatives=0.5,
+                                   wear="correct=0.6,nose=0.2,chin=0.2", augment="heavy",
+                                   split="0.7,0.3,0" if args.quick else "0.8,0.2,0", seed=1)
     summary = maskgen.build_dataset(args.src, dataset, config, workers=None, progress=False, messages=False,
                                     limit=16 if args.quick else None, overwrite=True)
     print(summary.format())
 
-    # 2. training (CLI: maskgen train DATASET --out RUN --image-size 112 --epochs 16 --patience 5
-    #              --label-smoothing 0.1)
+    # 2. training (CLI: maskgen train DATASET --out RUN --image-size 96 --epochs 12 --patience 4 \
+    #              --metric val_loss --batch-size 32 --seed 0)
     train_config = TrainConfig(
         dataset=str(dataset), out=str(run),
-        epochs=args.epochs or (2 if args.quick else 16),
-        image_size=args.image_size or (64 if args.quick else 112),
+        epochs=args.epochs or (2 if args.quick else 12),
+        image_size=args.image_size or (64 if args.quick else 96),
         batch_size=16 if args.quick else 32,
-        label_smoothing=0.1, patience=5, log_every=0)
+        patience=4, metric="val_loss", seed=0, log_every=0)
     result = train(train_config, overwrite=True)
     print(f"trained {result['epochs_run']} epochs; best epoch {result['best_epoch']}; validation accuracy "
           f"{result['val']['accuracy']:.3f}, AUC {result['val']['auc']:.3f}")

@@ -232,24 +232,24 @@ def _check_out(out: Path, record: dict, overwrite: bool) -> None:
         raise DatasetError(f"OUT ({out}) holds shards not merged yet ({out / SHARDS_DIR}): run "
                            f"`maskgen merge {out}` first (or --overwrite to rebuild from scratch)")
     if settings.is_file():
-        old = read_json(settings)
-        if not same_settings(old, record):
-            raise DatasetError(
-                f"{out} already holds a dataset built with different settings "
-                f"({describe_difference(old, record)}); use --overwrite to rebuild it, or another OUT")
+        _require_same_settings(out, record, "use --overwrite to rebuild it, or another OUT")
     elif visible:
         raise DatasetError(f"OUT ({out}) is not empty and is not a maskgen dataset (no {mf.SETTINGS}); "
                            "choose an empty or new folder")
 
 
+def _require_same_settings(out: Path, record: dict, advice: str) -> None:
+    """Refuse to add to a dataset in ``out`` built with settings other than ``record``."""
+    old = read_json(out / mf.SETTINGS)
+    if not same_settings(old, record):
+        raise DatasetError(f"{out} already holds a dataset built with different settings "
+                           f"({describe_difference(old, record)}); {advice}")
+
+
 def _check_out_for_shard(out: Path, record: dict, shard: tuple[int, int]) -> None:
     settings = out / mf.SETTINGS
     if settings.is_file():
-        old = read_json(settings)
-        if not same_settings(old, record):
-            raise DatasetError(
-                f"{out} already holds a dataset built with different settings "
-                f"({describe_difference(old, record)}); use the same settings, or another OUT")
+        _require_same_settings(out, record, "use the same settings, or another OUT")
     else:
         extra = sorted(set(_visible(out)) - {SHARDS_DIR, *SPLIT_NAMES})
         if extra:

@@ -4,7 +4,8 @@ Each photo goes through maskgen's detector; each face is cut with
 :func:`maskgen.crops.face_square` at the margin stored in the checkpoint (the middle of the
 margins the training crops were sampled with) and resized to the training size, exactly as
 the dataset's ``--crop face`` mode cut the training images. A photo where no face is found
-is, by default, classified whole as an already-cropped face (padded to a square).
+is, by default, classified whole as an already-cropped face (its centred square: crops are
+never padded, in training or here).
 """
 from __future__ import annotations
 
@@ -70,9 +71,9 @@ class Classifier:
 
 
 def whole_square(shape) -> np.ndarray:
-    """The square, centred on the image, of side its longer edge (the image padded to a square)."""
+    """The largest square centred on the image (a photo taken as an already-cropped face)."""
     h, w = shape[:2]
-    side = max(h, w)
+    side = min(h, w)
     return np.array([(w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2], float)
 
 
@@ -107,7 +108,7 @@ class PhotoCrops(Dataset):
         return len(self.paths)
 
     def __getitem__(self, index: int) -> dict:
-        from maskgen.crops import crop_square, face_square
+        from maskgen.crops import crop_square, face_square, inside_frame
 
         path = self.paths[index]
         item = {"index": index, "path": path, "faces": [], "kind": "unreadable", "error": "", "width": 0, "height": 0}
@@ -124,7 +125,7 @@ class PhotoCrops(Dataset):
                 found = [max(found, key=lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))]
             item["kind"] = "face"
             for box, score in found:
-                square = face_square(box, self.margin)
+                square = inside_frame(face_square(box, self.margin), image.shape)
                 item["faces"].append({"box": box, "score": score, "square": square,
                                       "crop": crop_square(image, square, self.image_size)})
         elif self.fallback:
