@@ -1,7 +1,6 @@
 """The built-in demo: every mask type in every wear style on one photo, plus a contact sheet."""
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import cv2

@@ -12,11 +12,11 @@ import numpy as np
 
 from . import shapes
 from .catalog import get_mask_type
-from .colors import hex_to_linear, luminance, srgb_to_linear
+from .colors import hex_to_linear
 from .fit import build_mesh, warp_layers
 from .options import MaskOptions, sample_attributes
 from .render import composite, measure_lighting, shade
-from .textures import image_texture, pattern
+from .textures import PATTERNS, image_texture, pattern
 from .types import Face, MaskAttributes, MaskedFace, MaskResult
 from .user_masks import draw_user_mask
 
@@ -90,7 +90,7 @@ def render_mask(target: np.ndarray, source: np.ndarray, face: Face, attrs: MaskA
     def texture_albedo(X, Y, ppu):
         if attrs.texture in ("none", ""):
             tex = base[None, None, :] * np.ones(X.shape + (1,), np.float32)
-        elif attrs.texture in shapes_patterns():
+        elif attrs.texture in PATTERNS:
             tex = pattern(attrs.texture, X, Y, base, rng, ppu)
         else:
             tex = image_texture(attrs.texture, X, Y)
@@ -130,8 +130,3 @@ class _Clock:
         self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
         self.last = now
 
-
-def shapes_patterns():
-    from .textures import PATTERNS
-
-    return PATTERNS

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from .catalog import ANCHOR_NAMES, MaskType
-from .colors import srgb_to_linear, luminance
+from .colors import luminance, srgb_to_linear
 from .shapes import Canvas, Template, _face_bulge
 
 # where each anchor sits on a correctly worn mask, in canonical face units
