@@ -15,7 +15,6 @@ import numpy as np
 from .canonical import MEAN_SHAPE, jaw_normals
 from .colors import hex_to_linear, luminance
 from .fit import Raster
-
 from .types import MaskAttributes
 
 JAW = MEAN_SHAPE[0:17]
