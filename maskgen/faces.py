@@ -5,7 +5,6 @@ leave this module. Models are loaded lazily, once per process.
 """
 from __future__ import annotations
 
-import math
 import threading
 
 import cv2
@@ -15,9 +14,10 @@ import numpy as np
 from . import models
 from .landmarks import implausibility
 from .types import Face
+from .variants import rotate_image
 
 DETECTORS = ("hog", "cnn", "none")
-DEFAULT_MIN_SCORE = {"hog": 0.0, "cnn": 0.0, "none": 0.0}
+DEFAULT_MIN_SCORE = 0.0  # dlib's own threshold
 ROLL_REFINE_DEGREES = 12.0  # faces tilted more than this get a second, upright landmark pass
 RELATIVE_MIN_SCORE = 0.15  # a detection this much weaker than the photo's best is taken as a false alarm
 
@@ -64,19 +64,6 @@ def predict_landmarks(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
-def _rotate(image: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
-    """Image rotated by ``angle`` degrees on an enlarged canvas, and the inverse 2x3 map."""
-    h, w = image.shape[:2]
-    rad = math.radians(angle)
-    cw = int(math.ceil(abs(w * math.cos(rad)) + abs(h * math.sin(rad))))
-    ch = int(math.ceil(abs(w * math.sin(rad)) + abs(h * math.cos(rad))))
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    m[0, 2] += (cw - w) / 2
-    m[1, 2] += (ch - h) / 2
-    rotated = cv2.warpAffine(image, m, (cw, ch), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return rotated, cv2.invertAffineTransform(m)
-
-
 def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return pts @ m[:, :2].T + m[:, 2]
 
@@ -102,7 +89,7 @@ def find_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, min_
         raise ValueError(f"unknown detector {detector!r}; choose from {', '.join(DETECTORS)}")
     image = np.ascontiguousarray(image)
     if min_score is None:
-        min_score = DEFAULT_MIN_SCORE[detector]
+        min_score = DEFAULT_MIN_SCORE
 
     def detect(img):
         found = [(b, s) for b, s in _detect_boxes(img, detector, upsample) if s >= min_score]
@@ -114,7 +101,8 @@ def find_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, min_
     faces = [_face(image, box, score, None) for box, score in detect(image)]
     if not faces and detector != "none":
         for angle in rotations:
-            rotated, back = _rotate(image, angle)
+            rotated, forward = rotate_image(image, angle, border=cv2.BORDER_REPLICATE)
+            back = cv2.invertAffineTransform(forward)
             found = detect(rotated)
             if found:
                 faces = [_face(rotated, box, score, back) for box, score in found]

@@ -9,7 +9,7 @@ from .landmarks import flip_landmarks
 VARIANTS = ("upright", "rot+25", "rot-25", "flip")
 
 
-def rotate_image(image: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+def rotate_image(image: np.ndarray, angle: float, border: int = cv2.BORDER_REFLECT) -> tuple[np.ndarray, np.ndarray]:
     """``image`` rotated by ``angle`` degrees (counter-clockwise) on a canvas holding all of it, and the 2x3 map."""
     h, w = image.shape[:2]
     m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
@@ -17,7 +17,7 @@ def rotate_image(image: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarra
     nw, nh = int(np.ceil(w * cos + h * sin)), int(np.ceil(w * sin + h * cos))
     m[0, 2] += (nw - w) / 2
     m[1, 2] += (nh - h) / 2
-    return cv2.warpAffine(image, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT), m
+    return cv2.warpAffine(image, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=border), m
 
 
 def make_variant(image: np.ndarray, landmarks: np.ndarray, variant: str) -> tuple[np.ndarray, np.ndarray]:
