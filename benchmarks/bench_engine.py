@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 import maskgen
-from maskgen import faces as face_backend
-from maskgen.imageio import encode_image
-from maskgen.landmarks import implausibility
-from maskgen.types import Face
+from maskgen.detect import faces as face_backend
+from maskgen.images import encode_image
+from maskgen.detect.landmarks import implausibility
+from maskgen.detect.face import Face
 
 
 def main() -> None:

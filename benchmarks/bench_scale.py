@@ -50,9 +50,9 @@ def _warm_worker(detector: str) -> int:
     """Import what the per-image job uses and load the models (what the local fork server does)."""
     import importlib
 
-    from maskgen import work
+    from maskgen.dataset import job as work
 
-    for name in ("maskgen.faces", "maskgen.engine", "maskgen.augment", "maskgen.dataset"):
+    for name in ("maskgen.detect.faces", "maskgen.mask.masker", "maskgen.augment", "maskgen.dataset.build"):
         importlib.import_module(name)
     work.load_models(detector)
     return os.getpid()
@@ -74,7 +74,7 @@ def killed_run(src: Path, out: Path, config, workers: int, at: float) -> tuple[o
     from distributed import Client, LocalCluster
 
     from maskgen import build_dataset
-    from maskgen.sources import walk_sources
+    from maskgen.dataset.sources import walk_sources
 
     total = sum(1 for _ in walk_sources(src))
     killed = []
@@ -121,8 +121,8 @@ def main() -> int:
         print(f"no photos at {args.src} (set MASKGEN_SHARED_DATA or pass --src)", file=sys.stderr)
         return 2
     from maskgen import DatasetConfig, build_dataset
-    from maskgen.shards import merge_shards
-    from maskgen.sources import walk_sources
+    from maskgen.dataset.shards import merge_shards
+    from maskgen.dataset.sources import walk_sources
 
     config = DatasetConfig(seed=args.seed)
     w = args.workers
@@ -143,7 +143,9 @@ def main() -> int:
                 shutil.rmtree(out)
             return out
 
-        from maskgen import augment, engine, work  # noqa: F401  (the 1-worker run works in this process:
+        from maskgen import augment  # noqa: F401  (the 1-worker run works in this process:
+        from maskgen.mask import masker  # noqa: F401
+        from maskgen.dataset import job as work
         work.load_models(config.detector)          # its imports and models are loaded before timing)
         timed = [("local1", "local, 1 worker:", dict(workers=1))]
         if "local2" not in skip:

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 import maskgen
-from maskgen.catalog import list_mask_types
-from maskgen.options import WEAR_STYLES
-from maskgen.quality import coverage, rim_fraction
-from maskgen.variants import VARIANTS, make_variant
+from maskgen.mask.catalog import list_mask_types
+from maskgen.mask.options import WEAR_STYLES
+from maskgen.verify.coverage import coverage, rim_fraction
+from maskgen.verify.rotated_copies import COPIES, make_copy
 
 TARGETS = {
     "correct": lambda c: c["nose"] >= 0.95 and c["mouth"] >= 0.95 and c["chin"] >= 0.95 and c["eyes"] < 0.02,
@@ -65,8 +65,8 @@ def main() -> None:
             no_face += 1
             continue
         truth = max(faces, key=lambda f: f.box[2] - f.box[0]).landmarks
-        for variant in VARIANTS:
-            img, lm_true = make_variant(image, truth, variant)
+        for variant in COPIES:
+            img, lm_true = make_copy(image, truth, variant)
             found = [f for f in maskgen.find_faces(img) if not f.rejected]
             # the detected face nearest to the true one
             centre = lm_true.mean(axis=0)

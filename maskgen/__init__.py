@@ -14,21 +14,21 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _API = {
-    "read_image": "maskgen.imageio",
-    "ImageReadError": "maskgen.imageio",
-    "find_faces": "maskgen.faces",
-    "mask_faces": "maskgen.engine",
-    "mask_face": "maskgen.engine",
-    "MaskOptions": "maskgen.options",
-    "list_mask_types": "maskgen.catalog",
-    "WEAR_STYLES": "maskgen.options",
-    "Face": "maskgen.types",
-    "MaskAttributes": "maskgen.types",
-    "MaskedFace": "maskgen.types",
-    "MaskResult": "maskgen.types",
-    "build_dataset": "maskgen.dataset",
-    "DatasetConfig": "maskgen.dataset",
-    "read_manifest": "maskgen.manifest",
+    "read_image": "maskgen.images",
+    "ImageReadError": "maskgen.images",
+    "find_faces": "maskgen.detect.faces",
+    "mask_faces": "maskgen.mask.masker",
+    "mask_face": "maskgen.mask.masker",
+    "MaskOptions": "maskgen.mask.options",
+    "list_mask_types": "maskgen.mask.catalog",
+    "WEAR_STYLES": "maskgen.mask.options",
+    "Face": "maskgen.detect.face",
+    "MaskAttributes": "maskgen.mask.results",
+    "MaskedFace": "maskgen.mask.results",
+    "MaskResult": "maskgen.mask.results",
+    "build_dataset": "maskgen.dataset.build",
+    "DatasetConfig": "maskgen.dataset.build",
+    "read_manifest": "maskgen.dataset.manifest",
 }
 
 __all__ = sorted(_API) + ["__version__"]

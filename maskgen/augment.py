@@ -44,7 +44,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .landmarks import flip_landmarks
+from maskgen.detect.landmarks import flip_landmarks
 
 if not hasattr(np, "sctypes"):  # removed in numpy 2; imgaug 0.4.0 reads it at import
     np.sctypes = {

@@ -6,11 +6,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .catalog import list_mask_types
-from .engine import mask_faces
-from .faces import find_faces
-from .imageio import read_image, write_image_atomic, write_text_atomic
-from .options import WEAR_STYLES, MaskOptions
+from maskgen.mask.catalog import list_mask_types
+from maskgen.mask.masker import mask_faces
+from maskgen.detect.faces import find_faces
+from maskgen.images import read_image, write_image_atomic, write_text_atomic
+from maskgen.mask.options import WEAR_STYLES, MaskOptions
 
 
 def default_image() -> np.ndarray:

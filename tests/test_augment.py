@@ -9,13 +9,13 @@ import pytest
 from skimage import data
 
 from maskgen import augment as A
-from maskgen.landmarks import LEFT_EYE, RIGHT_EYE, flip_landmarks
+from maskgen.detect.landmarks import LEFT_EYE, RIGHT_EYE, flip_landmarks
 
 
 @pytest.fixture(scope="module")
 def astro_face():
     """The astronaut photo, its largest face's landmarks and box, and an alpha over the lower face."""
-    from maskgen.faces import find_faces
+    from maskgen.detect.faces import find_faces
 
     image = data.astronaut()
     face = max(find_faces(image), key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))

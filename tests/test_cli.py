@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from maskgen.catalog import list_mask_types
-from maskgen.cli import main
-from maskgen.options import WEAR_STYLES
+from maskgen.mask.catalog import list_mask_types
+from maskgen.cli.main import main
+from maskgen.mask.options import WEAR_STYLES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,7 +72,7 @@ def test_wheel_ships_masks_and_trainer_and_runs_from_elsewhere(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = dict(os.environ, PYTHONPATH=str(target))
-    code = ("import maskgen, maskgen.catalog as c, sys; from maskgen.cli import main; "
+    code = ("import maskgen, maskgen.mask.catalog as c, sys; from maskgen.cli.main import main; "
             "assert maskgen.__file__.startswith(sys.argv[1]), maskgen.__file__; "
             "assert 'zipper_print' in c.list_mask_types(); main(['demo', 'out'])")
     subprocess.run([sys.executable, "-c", code, str(target)], check=False, cwd=elsewhere, env=env)

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import make_broken_src, make_src_tree, save, tree_digest
-from maskgen.cli import main
-from maskgen.manifest import read_manifest, read_settings, read_skipped
+from maskgen.cli.main import main
+from maskgen.dataset.manifest import read_manifest, read_settings, read_skipped
 
 
 def run(*args):

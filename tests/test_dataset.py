@@ -1,4 +1,4 @@
-"""maskgen.dataset / maskgen.manifest: layout, manifest, COCO, splits, determinism, resume, bad inputs."""
+"""maskgen.dataset.build / maskgen.dataset.manifest: layout, manifest, COCO, splits, determinism, resume, bad inputs."""
 from __future__ import annotations
 
 import collections
@@ -13,8 +13,8 @@ import pytest
 
 from conftest import make_broken_src, make_src_tree, save, shared_data_dir, tree_digest
 from maskgen import DatasetConfig, build_dataset, read_image, read_manifest
-from maskgen.dataset import (DatasetError, identity_of, iter_sources, parse_split, source_seed, split_of)
-from maskgen.manifest import COLUMNS, LABELS, read_settings, read_skipped
+from maskgen.dataset.build import (DatasetError, identity_of, iter_sources, parse_split, source_seed, split_of)
+from maskgen.dataset.manifest import COLUMNS, LABELS, read_settings, read_skipped
 
 FULL = dict(variants=2, negatives=0.5, split="0.4,0.3,0.3", seed=7)
 CROP = dict(crop="face", crop_size=128, variants=2, negatives=1.0, wear="correct=0.5,nose=0.3,chin=0.2",
@@ -293,7 +293,7 @@ def test_limit_then_rerun_equals_uninterrupted_run(src, full, tmp_path):
 def test_killed_run_then_rerun_equals_uninterrupted_run(src, full, tmp_path):
     out, _ = full
     killed = tmp_path / "killed"
-    cmd = [sys.executable, "-c", "from maskgen.cli import main; main()", "augment", str(src), str(killed),
+    cmd = [sys.executable, "-c", "from maskgen.cli.main import main; main()", "augment", str(src), str(killed),
            "--workers", "1", "--no-progress", "--variants", "2", "--negatives", "0.5",
            "--split", "0.4,0.3,0.3", "--seed", "7"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -453,7 +453,7 @@ def test_real_photos_workers_and_resume(shared_data, tmp_path):
 
 def test_source_removed_after_a_kill_keeps_its_outputs(tmp_path, small_astronaut, monkeypatch):
     """A killed run's finished sources stay in the manifest even if removed from SRC before the rerun."""
-    import maskgen.dataset as ds
+    import maskgen.dataset.build as ds
 
     src = make_src_tree(tmp_path, small_astronaut)
     out = tmp_path / "out"
@@ -476,7 +476,7 @@ def test_source_removed_after_a_kill_keeps_its_outputs(tmp_path, small_astronaut
 
 def test_killed_after_merge_before_cleanup(src, full, tmp_path, monkeypatch):
     """Part files still there next to a finished metadata.csv: the rerun ends with the same bytes."""
-    import maskgen.dataset as ds
+    import maskgen.dataset.build as ds
 
     out, _ = full
     late = tmp_path / "late"

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import maskgen
-from maskgen.catalog import list_mask_types
-from maskgen.options import WEAR_STYLES
-from maskgen.quality import coverage, rim_fraction
-from maskgen.variants import VARIANTS, make_variant
+from maskgen.mask.catalog import list_mask_types
+from maskgen.mask.options import WEAR_STYLES
+from maskgen.verify.coverage import coverage, rim_fraction
+from maskgen.verify.rotated_copies import COPIES, make_copy
 
 TYPES = list_mask_types()
 
@@ -24,8 +24,8 @@ def astro_face(astronaut):
 def variants(astronaut, astro_face):
     """Each variant's image, its true landmarks (moved from the upright photo) and the face found on it."""
     out = {}
-    for variant in VARIANTS:
-        image, truth = make_variant(astronaut, astro_face.landmarks, variant)
+    for variant in COPIES:
+        image, truth = make_copy(astronaut, astro_face.landmarks, variant)
         found = [f for f in maskgen.find_faces(image) if not f.rejected]
         assert found, f"no face found on the {variant} astronaut"
         face = min(found, key=lambda f: np.linalg.norm(f.landmarks.mean(0) - truth.mean(0)))
@@ -138,7 +138,7 @@ def test_every_face_gets_its_own_mask(astronaut, astro_face):
 
 def test_implausible_landmarks_are_skipped_with_a_reason(astronaut, astro_face):
     collapsed = maskgen.Face(box=astro_face.box, landmarks=np.tile(astro_face.landmarks.mean(0), (68, 1)))
-    from maskgen.landmarks import implausibility
+    from maskgen.detect.landmarks import implausibility
 
     collapsed.rejected = implausibility(collapsed.landmarks, astronaut.shape)
     assert collapsed.rejected and "collapsed" in collapsed.rejected
@@ -151,8 +151,8 @@ def test_implausible_landmarks_are_skipped_with_a_reason(astronaut, astro_face):
 
 def test_turned_face_is_narrower_on_the_far_side():
     """Squeeze one side of the landmarks (a face turned away): the mask follows, that side narrower."""
-    from maskgen.fit import build_mesh
-    from maskgen.canonical import MEAN_SHAPE
+    from maskgen.mask.fit import build_mesh
+    from maskgen.mask.canonical import MEAN_SHAPE
 
     lm = MEAN_SHAPE * 80 + [200, 150]
     turned = lm.copy()
@@ -172,7 +172,7 @@ def test_user_mask_follows_the_face(astronaut, astro_face, tmp_path):
     import json
     import shutil
 
-    from maskgen.catalog import get_mask_type
+    from maskgen.mask.catalog import get_mask_type
 
     shipped = get_mask_type("zipper_print").folder
     mine = tmp_path / "my_mask"
@@ -187,7 +187,7 @@ def test_user_mask_follows_the_face(astronaut, astro_face, tmp_path):
     px = r.image[r.faces[0].alpha > 0.95].astype(float).mean(axis=0)
     assert px[0] > px[1] + 20  # recoloured red
     (mine / "anchors.json").write_text("{ not json")
-    from maskgen.catalog import load_user_mask
+    from maskgen.mask.catalog import load_user_mask
 
     load_user_mask.cache_clear()
     with pytest.raises(ValueError, match="not valid JSON"):

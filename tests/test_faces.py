@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import maskgen
-from maskgen import models
-from maskgen.landmarks import FLIP_PERMUTATION, flip_landmarks
+from maskgen.detect import model_files as models
+from maskgen.detect.landmarks import FLIP_PERMUTATION, flip_landmarks
 
 
 def test_model_files_are_found_without_importing_the_package():
@@ -18,7 +18,7 @@ def test_model_files_are_found_without_importing_the_package():
     assert path.is_file() and path.stat().st_size > 50_000_000
     assert models.model_path(models.CNN_DETECTOR).is_file()
     # locating the models must not import face_recognition_models (it needs pkg_resources)
-    code = ("import sys, maskgen.models as m; m.model_path(m.LANDMARKS_68); "
+    code = ("import sys, maskgen.detect.model_files as m; m.model_path(m.LANDMARKS_68); "
             "assert 'face_recognition_models' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -1,4 +1,4 @@
-"""maskgen.imageio: reading every kind of photo to RGB uint8, clear errors, atomic writes."""
+"""maskgen.images: reading every kind of photo to RGB uint8, clear errors, atomic writes."""
 from __future__ import annotations
 
 import io
@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from maskgen import ImageReadError, read_image
-from maskgen.imageio import (SUPPORTED_EXTENSIONS, atomic_open, encode_image, write_image_atomic,
+from maskgen.images import (SUPPORTED_EXTENSIONS, atomic_open, encode_image, write_image_atomic,
                              write_text_atomic)
 
 

@@ -115,8 +115,8 @@ def read_rgb(path) -> np.ndarray:
     Raises :class:`TrainerError` when the file cannot be read.
     """
     try:
-        from maskgen.imageio import read_image, ImageReadError
-    except ImportError:  # pragma: no cover - maskgen.imageio is part of the package
+        from maskgen.images import read_image, ImageReadError
+    except ImportError:  # pragma: no cover - maskgen.images is part of the package
         read_image, ImageReadError = None, None
     if read_image is not None:
         try:

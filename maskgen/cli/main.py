@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from . import __version__
+from maskgen import __version__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,8 +18,8 @@ def main():
 @main.command("masks")
 def masks_command():
     """List the mask types and wear styles."""
-    from .catalog import list_mask_types, describe_mask_type
-    from .options import WEAR_STYLES
+    from maskgen.mask.catalog import list_mask_types, describe_mask_type
+    from maskgen.mask.options import WEAR_STYLES
 
     click.echo("mask types:")
     for name in list_mask_types():
@@ -36,7 +36,7 @@ def masks_command():
 @click.option("--seed", type=int, default=0, show_default=True)
 def demo_command(out, image, seed):
     """Mask the built-in photo with every type and wear style; write the images and a contact sheet."""
-    from .demo import run_demo
+    from maskgen.demo import run_demo
 
     try:
         summary = run_demo(out, image, seed)
@@ -48,7 +48,7 @@ def demo_command(out, image, seed):
 
 def _register_optional_commands() -> None:
     """Commands living in other modules (torch-free at import time)."""
-    from .dataset_cli import augment, merge
+    from maskgen.cli.dataset import augment, merge
 
     main.add_command(augment)
     main.add_command(merge)

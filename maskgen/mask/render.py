@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .colors import linear_to_srgb, luminance, uint8_to_linear
-from .fit import FaceMesh
+from maskgen.mask.colors import linear_to_srgb, luminance, uint8_to_linear
+from maskgen.mask.fit import FaceMesh
 
 # canonical skin sample points below the eyes (foreheads are often hair, chins often beard):
 # left cheek (2), right cheek (2), nose bridge, nose tip

@@ -1,7 +1,7 @@
 """Array-job shards: ``maskgen augment --shard I/N`` runs, joined by ``maskgen merge OUT``.
 
 A shard run processes the sources whose path hashes to shard I of N
-(:func:`maskgen.sources.shard_of`), writes their images to their final place in OUT, and records
+(:func:`maskgen.dataset.sources.shard_of`), writes their images to their final place in OUT, and records
 them in ``OUT/shards/I-of-N/`` (``settings.json``, ``metadata.csv``, ``skipped.csv`` and, once the
 shard has no source left to do, ``shard.json``). :func:`merge_shards` checks that the N shards
 are all there, finished, made with the same settings and holding only their own sources, then
@@ -17,11 +17,11 @@ import shutil
 import time
 from pathlib import Path
 
-from . import manifest as mf
-from .layout import (SHARD_FILE, SHARDS_DIR, DatasetError, describe_difference, is_locked, locked, read_json,
+from maskgen.dataset import manifest as mf
+from maskgen.dataset.layout import (SHARD_FILE, SHARDS_DIR, DatasetError, describe_difference, is_locked, locked, read_json,
                      same_settings, shard_folders, write_json)
-from .parts import TMP_DIR, combine, manifest_records, write_manifest
-from .sources import shard_name, shard_of
+from maskgen.dataset.parts import TMP_DIR, combine, manifest_records, write_manifest
+from maskgen.dataset.sources import shard_name, shard_of
 
 _NAME = re.compile(r"(\d+)-of-(\d+)")
 
@@ -29,12 +29,12 @@ _NAME = re.compile(r"(\d+)-of-(\d+)")
 def merge_shards(out):
     """Join the finished shards in ``OUT/shards/`` into OUT's manifest and COCO files.
 
-    Raises :class:`~maskgen.dataset.DatasetError` (and changes nothing) when there are no shards,
+    Raises :class:`~maskgen.dataset.build.DatasetError` (and changes nothing) when there are no shards,
     when shards are missing, unfinished or still running, made with different settings, of
     different splits (``0-of-3`` next to ``0-of-4``), or holding sources of another shard
     (a duplicated or renamed shard folder).
     """
-    from .dataset import Summary
+    from maskgen.dataset.build import Summary
 
     t0 = time.perf_counter()
     out = Path(out)

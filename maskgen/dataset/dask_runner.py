@@ -1,7 +1,7 @@
 """The Dask engine: the per-image job as tasks on a ``dask.distributed`` cluster.
 
 Imported only for ``engine="dask"`` (``maskgen augment --engine dask``): ``import maskgen`` and
-local runs never import dask. Each task is :func:`maskgen.work.run_task` on one source, the same
+local runs never import dask. Each task is :func:`maskgen.dataset.job.run_task` on one source, the same
 job as a local worker's, writing the same images and the same part file; the client merges the
 part files with the same code as a local run, so the result is byte-identical.
 
@@ -14,7 +14,7 @@ part files with the same code as a local run, so the result is byte-identical.
   files, so a lost worker costs only the images it had in hand. A source whose task took down
   ``distributed.scheduler.allowed-failures`` workers is recorded as an ``error`` skip, which a
   rerun tries again.
-* **Models** are loaded once per worker process, by its first task (see :func:`maskgen.work.run_task`).
+* **Models** are loaded once per worker process, by its first task (see :func:`maskgen.dataset.job.run_task`).
 """
 from __future__ import annotations
 
@@ -33,9 +33,9 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError("the dask engine needs dask.distributed: pip install 'maskgen[dask]' "
                       "(or 'dask[distributed]')") from exc
 
-from . import work
-from .layout import DatasetError
-from .parts import write_part
+from maskgen.dataset import job as work
+from maskgen.dataset.layout import DatasetError
+from maskgen.dataset.parts import write_part
 
 __all__ = ["DaskEngine"]
 
@@ -123,7 +123,7 @@ class DaskEngine:
 
     def check_workers(self, state: dict) -> None:
         """Every worker has this maskgen version, the models, and SRC and OUT at the same paths."""
-        from . import __version__
+        from maskgen import __version__
 
         found = self.client.run(work.check_worker, state["src_root"], state["out"], __version__,
                                 state["config"]["detector"])
@@ -136,7 +136,7 @@ class DaskEngine:
     # ------------------------------------------------------------------ the run
 
     def results(self, tasks: Iterable[tuple], state: dict) -> Iterator[dict]:
-        """Reports as sources finish (as :func:`maskgen.pool.pool_results`)."""
+        """Reports as sources finish (as :func:`maskgen.dataset.local_runner.pool_results`)."""
         state = dict(state, key=work.state_key(state))
         self.check_workers(state)
         client = self.client

@@ -1,5 +1,5 @@
 """``maskgen augment SRC OUT`` and ``maskgen merge OUT``: thin click commands over
-:func:`maskgen.dataset.build_dataset` and :func:`maskgen.shards.merge_shards`.
+:func:`maskgen.dataset.build.build_dataset` and :func:`maskgen.dataset.shards.merge_shards`.
 
 Data goes to files in OUT; messages (skips, progress, the closing summary) go to stderr.
 Exit status: 0 when the run finished (even with skips); 1 when nothing could be processed (or
@@ -18,7 +18,7 @@ import click
 def _fraction_list(ctx, param, value):
     if value is None:
         return None
-    from .dataset import parse_split
+    from maskgen.dataset.build import parse_split
 
     try:
         return parse_split(value)
@@ -27,7 +27,7 @@ def _fraction_list(ctx, param, value):
 
 
 def _wear(ctx, param, value):
-    from .options import parse_wear
+    from maskgen.mask.options import parse_wear
 
     try:
         parse_wear(value)
@@ -37,7 +37,7 @@ def _wear(ctx, param, value):
 
 
 def _augment(ctx, param, value):
-    from .dataset import resolve_augment
+    from maskgen.dataset.build import resolve_augment
 
     try:
         return resolve_augment(value)
@@ -50,7 +50,7 @@ def _max_pixels(ctx, param, value):
 
 
 def _shard(ctx, param, value):
-    from .sources import parse_shard
+    from maskgen.dataset.sources import parse_shard
 
     try:
         return parse_shard(value)
@@ -122,7 +122,7 @@ def augment(src, out, mask_type, color, texture, texture_strength, wear, seed, d
     Nothing is written inside SRC. Rerunning the same command resumes an interrupted run.
     --engine dask runs on a dask cluster; --shard I/N runs one part of an array job (docs/scale.md).
     """
-    from .dataset import DatasetConfig, DatasetError, build_dataset, prestart_workers
+    from maskgen.dataset.build import DatasetConfig, DatasetError, build_dataset, prestart_workers
 
     if scheduler is not None and engine != "dask":
         raise click.UsageError("--scheduler is for --engine dask")
@@ -164,8 +164,8 @@ def merge(out):
     as one run with the same settings. Refuses (exit status 2, nothing changed) when shards are
     missing, unfinished or still running, made with different settings, or duplicated.
     """
-    from .dataset import DatasetError
-    from .shards import merge_shards
+    from maskgen.dataset.build import DatasetError
+    from maskgen.dataset.shards import merge_shards
 
     try:
         summary = merge_shards(out)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .colors import parse_colour
-from .textures import PATTERNS
+from maskgen.mask.colors import parse_colour
+from maskgen.mask.textures import PATTERNS
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .colors import hex_to_linear, luminance
+from maskgen.mask.colors import hex_to_linear, luminance
 
 PATTERNS = ("nonwoven", "melange", "weave", "dots", "stripes", "plaid", "checker", "camo", "paisley", "floral")
 
@@ -116,9 +116,9 @@ def pattern(name: str, X: np.ndarray, Y: np.ndarray, base: np.ndarray, rng: np.r
 
 def image_texture(path: str | Path, X: np.ndarray, Y: np.ndarray, tile_units: float = 0.8) -> np.ndarray:
     """A user image tiled over the grid, one tile ``tile_units`` face units wide (linear RGB)."""
-    from .imageio import read_image
+    from maskgen.images import read_image
 
-    from .colors import srgb_to_linear
+    from maskgen.mask.colors import srgb_to_linear
 
     tile = srgb_to_linear(read_image(path).astype(np.float32) / 255.0)
     th, tw = tile.shape[:2]

@@ -6,7 +6,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .types import MaskAttributes
+from maskgen.mask.results import MaskAttributes
 
 WEAR_STYLES = {
     "correct": "covers the nose bridge down to under the chin",
@@ -73,7 +73,7 @@ class MaskOptions:
     def mask_types(self) -> list[str]:
         import os
 
-        from .catalog import list_mask_types, random_mask_types
+        from maskgen.mask.catalog import list_mask_types, random_mask_types
 
         known = list_mask_types()
         if isinstance(self.mask_type, str):
@@ -90,9 +90,9 @@ class MaskOptions:
 
 def sample_attributes(options: MaskOptions, rng: np.random.Generator) -> MaskAttributes:
     """Draw one mask's attributes from ``options`` with ``rng`` (always the same number of draws)."""
-    from .catalog import get_mask_type, resolve_color, sample_texture
+    from maskgen.mask.catalog import get_mask_type, resolve_color, sample_texture
 
-    from .catalog import mask_type_weights
+    from maskgen.mask.catalog import mask_type_weights
 
     types = options.mask_types()
     if options.is_random_type():

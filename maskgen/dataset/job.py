@@ -1,8 +1,8 @@
 """The per-image job: one source in, its images and its part file out.
 
 The same function, :func:`process`, runs in this process (``workers=1``), in the local worker
-pool (:mod:`maskgen.pool`) and as a task on a dask worker (:func:`run_task`, from
-:mod:`maskgen.scale`), so every engine writes the same bytes. Every random choice for a source
+pool (:mod:`maskgen.dataset.local_runner`) and as a task on a dask worker (:func:`run_task`, from
+:mod:`maskgen.dataset.dask_runner`), so every engine writes the same bytes. Every random choice for a source
 comes from generators seeded by the source's own seed and a fixed purpose key
 (:func:`source_rng`), never from processing order.
 
@@ -24,10 +24,10 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from . import manifest as mf
-from .imageio import ImageReadError
-from .parts import RETRY_KINDS, write_part
-from .sources import source_seed, split_of
+from maskgen.dataset import manifest as mf
+from maskgen.images import ImageReadError
+from maskgen.dataset.parts import RETRY_KINDS, write_part
+from maskgen.dataset.sources import source_seed, split_of
 
 STAGES = ("read", "detect", "mask", "augment", "write")
 
@@ -57,10 +57,10 @@ def state_key(state: dict) -> str:
 
 
 def prepare_state(state: dict) -> dict:
-    """The state with its config as a :class:`~maskgen.dataset.DatasetConfig` and this process's
+    """The state with its config as a :class:`~maskgen.dataset.build.DatasetConfig` and this process's
     own temporary folder (a per-host, per-process subfolder: file names never collide on a
     shared file system, whatever the process ids on other machines)."""
-    from .dataset import DatasetConfig
+    from maskgen.dataset.build import DatasetConfig
 
     st = dict(state)
     st["config"] = DatasetConfig(**state["config"])
@@ -99,7 +99,7 @@ def warm_up(cfg) -> None:
 
 def load_models(detector: str) -> None:
     try:
-        from . import faces
+        from maskgen.detect import faces
 
         faces._load("landmarks")
         if detector in ("hog", "cnn"):
@@ -133,7 +133,7 @@ def run_task(task: tuple[str, str | None, str], state: dict) -> dict:
 
 def check_worker(src_root: str, out: str, version: str, detector: str = "hog") -> str | None:
     """Run on each dask worker before a run: None, or what this worker lacks."""
-    from . import __version__
+    from maskgen import __version__
 
     problems = []
     if __version__ != version:
@@ -143,7 +143,7 @@ def check_worker(src_root: str, out: str, version: str, detector: str = "hog") -
     if not os.path.isdir(out):
         problems.append(f"OUT {out} not found (SRC and OUT must be on a file system shared at the same paths)")
     try:
-        from .models import CNN_DETECTOR, LANDMARKS_68, model_path
+        from maskgen.detect.model_files import CNN_DETECTOR, LANDMARKS_68, model_path
 
         model_path(LANDMARKS_68)
         if detector == "cnn":
@@ -171,7 +171,7 @@ def _negative_count(cfg, seed: int) -> int:
 
 
 def _pick_wear(cfg, rng: np.random.Generator) -> str:
-    from .options import parse_wear
+    from maskgen.mask.options import parse_wear
 
     weights = parse_wear(cfg.wear)
     names = list(weights)
@@ -179,7 +179,7 @@ def _pick_wear(cfg, rng: np.random.Generator) -> str:
 
 
 def _crop_face(image, box, landmarks, rng, size):
-    from .crops import crop_square, sample_square
+    from maskgen.crops import crop_square, sample_square
 
     square = sample_square(box, rng)
     crop = crop_square(image, square, size)
@@ -223,7 +223,7 @@ class _Work:
                            "" if variant is None else str(variant), kind, reason])
 
     def write(self, label: str, name: str, image: np.ndarray) -> str:
-        from .imageio import write_image_atomic
+        from maskgen.images import write_image_atomic
 
         rel = _out_path(self.split, label, self.source, f"{name}.{self.cfg.image_format}")
         path = self.out / rel
@@ -254,7 +254,7 @@ class _Work:
         }
 
     def run(self, walk_error: str | None) -> None:
-        from .imageio import read_image
+        from maskgen.images import read_image
 
         cfg = self.cfg
         if walk_error:
@@ -269,7 +269,7 @@ class _Work:
                 self.retry = e.kind in RETRY_KINDS
                 self.skip(e.kind, e.reason)
                 return
-        from .faces import find_faces
+        from maskgen.detect.faces import find_faces
 
         with self.stage("detect"):
             faces = find_faces(image, detector=cfg.detector, upsample=cfg.upsample)
@@ -290,14 +290,14 @@ class _Work:
             self.negative(image, good, j)
 
     def _augment(self, image, landmarks, boxes, rng):
-        from .augment import augment
+        from maskgen.augment import augment
 
         with self.stage("augment"):
             return augment(image, landmarks, boxes, preset=self.cfg.augment, rng=rng)
 
     def masked_variant(self, image, good, k: int) -> None:
-        from .engine import mask_faces
-        from .options import WEAR_LABELS
+        from maskgen.mask.masker import mask_faces
+        from maskgen.mask.options import WEAR_LABELS
 
         cfg = self.cfg
         full = cfg.crop == "full"
@@ -377,7 +377,7 @@ def _match(face, good) -> int | None:
 def process(task: tuple[str, str | None, str], state: dict | None = None) -> dict:
     """Process one source and record it in its part file; returns a small report for the caller.
 
-    ``task`` is ``(source, walk error, output stem)`` (:func:`maskgen.sources.walk_sources`);
+    ``task`` is ``(source, walk error, output stem)`` (:func:`maskgen.dataset.sources.walk_sources`);
     ``state`` a prepared state (default: this process's, set by :func:`init_worker`).
     """
     st = _STATE if state is None else state

@@ -1,6 +1,6 @@
 """Face detection and 68-point landmarks: the only module that imports dlib.
 
-Everything returned is plain numpy data in :class:`~maskgen.types.Face`; dlib types never
+Everything returned is plain numpy data in :class:`~maskgen.mask.results.Face`; dlib types never
 leave this module. Models are loaded lazily, once per process.
 """
 from __future__ import annotations
@@ -11,10 +11,10 @@ import cv2
 import dlib
 import numpy as np
 
-from . import models
-from .landmarks import implausibility
-from .types import Face
-from .variants import rotate_image
+from maskgen.detect import model_files as models
+from maskgen.detect.landmarks import implausibility
+from maskgen.detect.face import Face
+from maskgen.detect.rotation import rotate_image
 
 DETECTORS = ("hog", "cnn", "none")
 DEFAULT_MIN_SCORE = 0.0  # dlib's own threshold

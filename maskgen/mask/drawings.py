@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .canonical import MEAN_SHAPE, jaw_normals
-from .colors import hex_to_linear, luminance
-from .fit import Raster
-from .types import MaskAttributes
+from maskgen.mask.canonical import MEAN_SHAPE, jaw_normals
+from maskgen.mask.colors import hex_to_linear, luminance
+from maskgen.mask.fit import Raster
+from maskgen.mask.results import MaskAttributes
 
 JAW = MEAN_SHAPE[0:17]
 JAW_NORMALS = jaw_normals(JAW, MEAN_SHAPE[30])
@@ -178,7 +178,7 @@ def _face_bulge(X, Y) -> np.ndarray:
 
 def soft_wrinkles(c: "Canvas", amplitude: float = 0.02) -> np.ndarray:
     """Low, random undulation of fabric, so no two masks are lit identically."""
-    from .textures import _smooth_noise
+    from maskgen.mask.textures import _smooth_noise
 
     n = _smooth_noise(c.X.shape, 0.35 * c.raster.scale, c.rng) - 0.5
     return (amplitude * 2 * n).astype(np.float32)

@@ -22,9 +22,9 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from . import manifest as mf
-from .imageio import atomic_open
-from .sources import in_shard, iter_sources, sort_key, would_walk
+from maskgen.dataset import manifest as mf
+from maskgen.images import atomic_open
+from maskgen.dataset.sources import in_shard, iter_sources, sort_key, would_walk
 
 PARTS_DIR = ".parts"
 TMP_DIR = ".tmp"
@@ -151,7 +151,7 @@ def write_manifest(folder: Path, records: Iterable[Record], stats, tmp_dir: Path
 
     ``split_files``: also ``<folder>/<split>/metadata.csv`` (``file_name`` relative to the split
     folder: what Hugging Face ``datasets`` reads per split). ``stats`` (a
-    :class:`~maskgen.dataset.Summary`) gets the dataset's counts. Atomic: an exception leaves the
+    :class:`~maskgen.dataset.build.Summary`) gets the dataset's counts. Atomic: an exception leaves the
     old files as they were.
     """
     folder = Path(folder)

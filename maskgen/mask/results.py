@@ -1,19 +1,11 @@
-"""Plain data that crosses module boundaries: faces, mask attributes and results."""
+"""What masking produces: the sampled attributes of a mask, a masked face and the masked image."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-
-@dataclass
-class Face:
-    """One detected face: box (x0, y0, x1, y1), 68 landmarks (x, y) and detector score."""
-
-    box: np.ndarray
-    landmarks: np.ndarray
-    score: float = 1.0
-    rejected: str | None = None  # why this face cannot be masked well, if so
+from maskgen.detect.face import Face
 
 
 @dataclass

@@ -6,12 +6,12 @@ manifest columns, splits, determinism and resume, and ``docs/scale.md`` for clus
 
 The data flow, one module per step:
 
-* :mod:`maskgen.sources` walks SRC and gives each source its seed, split and shard;
-* :mod:`maskgen.layout` checks OUT (``settings.json``, the lock, shard folders);
-* :mod:`maskgen.work` is the per-image job, run by an engine: :mod:`maskgen.pool` (this process
-  or local worker processes) or :mod:`maskgen.scale` (a dask cluster, imported only when asked);
-* :mod:`maskgen.parts` keeps the part files (the record of a run in progress, what resume reads)
-  and merges them in source order into the manifest; :mod:`maskgen.shards` joins array-job shards.
+* :mod:`maskgen.dataset.sources` walks SRC and gives each source its seed, split and shard;
+* :mod:`maskgen.dataset.layout` checks OUT (``settings.json``, the lock, shard folders);
+* :mod:`maskgen.dataset.job` is the per-image job, run by an engine: :mod:`maskgen.dataset.local_runner` (this process
+  or local worker processes) or :mod:`maskgen.dataset.dask_runner` (a dask cluster, imported only when asked);
+* :mod:`maskgen.dataset.parts` keeps the part files (the record of a run in progress, what resume reads)
+  and merges them in source order into the manifest; :mod:`maskgen.dataset.shards` joins array-job shards.
 
 How the guarantees are kept:
 
@@ -43,16 +43,16 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from . import manifest as mf
-from .imageio import DEFAULT_MAX_PIXELS, SUPPORTED_EXTENSIONS
-from .layout import (SHARD_FILE, DatasetError, Target, check, check_paths, locked, prepare, settings_record,
+from maskgen.dataset import manifest as mf
+from maskgen.images import DEFAULT_MAX_PIXELS, SUPPORTED_EXTENSIONS
+from maskgen.dataset.layout import (SHARD_FILE, DatasetError, Target, check, check_paths, locked, prepare, settings_record,
                      write_json)
-from .parts import (PARTS_DIR, RETRY_KINDS, TMP_DIR, combine, manifest_records, part_records, pending,
+from maskgen.dataset.parts import (PARTS_DIR, RETRY_KINDS, TMP_DIR, combine, manifest_records, part_records, pending,
                     write_manifest)
-from .pool import default_workers, mp_context, pool_results, prestart_workers
-from .sources import (SPLIT_NAMES, identity_of, iter_sources, parse_shard, parse_split, shard_name,
+from maskgen.dataset.local_runner import default_workers, mp_context, pool_results, prestart_workers
+from maskgen.dataset.sources import (SPLIT_NAMES, identity_of, iter_sources, parse_shard, parse_split, shard_name,
                       source_seed, split_of, walk_sources)
-from .work import STAGES
+from maskgen.dataset.job import STAGES
 
 __all__ = ["DatasetConfig", "DatasetError", "Summary", "build_dataset", "parse_split", "resolve_augment",
            "source_seed", "identity_of", "split_of", "iter_sources", "prestart_workers", "default_workers",
@@ -110,8 +110,8 @@ class DatasetConfig:
 
     def validated(self) -> "DatasetConfig":
         """A checked copy with normalised values; ValueError with a clear message if something is wrong."""
-        from .faces import DETECTORS
-        from .options import parse_wear, sample_attributes
+        from maskgen.detect.faces import DETECTORS
+        from maskgen.mask.options import parse_wear, sample_attributes
 
         c = dataclasses.replace(self)
         if not isinstance(c.mask_type, str):
@@ -167,7 +167,7 @@ class DatasetConfig:
 
     def mask_options(self, wear=None):
         """The :class:`maskgen.MaskOptions` for one mask call (``wear`` overrides the mix)."""
-        from .options import MaskOptions
+        from maskgen.mask.options import MaskOptions
 
         return MaskOptions(mask_type=self.mask_type, color=self.color, texture=self.texture,
                            texture_strength=self.texture_strength, wear=self.wear if wear is None else wear,
@@ -185,7 +185,7 @@ class DatasetConfig:
 
 def resolve_augment(value):
     """A preset name stays a name; a file path becomes its checked spec dict; a dict is checked."""
-    from .augment import PRESETS, load_augment_config, validate_spec
+    from maskgen.augment import PRESETS, load_augment_config, validate_spec
 
     if isinstance(value, dict):
         return validate_spec(value)
@@ -301,7 +301,7 @@ def _engine_results(engine: str, tasks, workers: int, total: int, scheduler, sta
         summary.workers = max(1, min(workers, total))  # no idle workers for a short run
         yield from pool_results(tasks, summary.workers, state)
         return
-    from .scale import DaskEngine
+    from maskgen.dataset.dask_runner import DaskEngine
 
     with DaskEngine(max(1, min(workers, total)), scheduler, log=log) as cluster:
         summary.workers = cluster.worker_count
@@ -327,7 +327,7 @@ def build_dataset(src, out, config: DatasetConfig | None = None, workers: int | 
 
     ``shard``: ``'I/N'`` (or ``(I, N)``) processes only the sources of shard I of N (a hash of
     each source's path) and records them in ``OUT/shards/I-of-N/`` without the final merge;
-    :func:`maskgen.shards.merge_shards` (``maskgen merge OUT``) joins the N shards into the
+    :func:`maskgen.dataset.shards.merge_shards` (``maskgen merge OUT``) joins the N shards into the
     dataset a whole run would have written.
     """
     t_start = time.perf_counter()
@@ -353,7 +353,7 @@ def build_dataset(src, out, config: DatasetConfig | None = None, workers: int | 
         raise DatasetError(str(e)) from None
     if engine == "dask":
         try:
-            from . import scale  # noqa: F401  (fails early when dask is not installed)
+            from maskgen.dataset import dask_runner as scale  # noqa: F401  (fails early when dask is not installed)
         except ImportError as e:
             raise DatasetError(str(e)) from None
     if log is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .landmarks import region_polygons
+from maskgen.detect.landmarks import region_polygons
 
 CHANGED = 4  # smallest per-channel difference (0..255) that counts as changed
 

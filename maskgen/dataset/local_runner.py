@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
-from . import work
+from maskgen.dataset import job as work
 
 _WARM_ENV = "MASKGEN_FORKSERVER_MODELS"
 
@@ -52,8 +52,8 @@ def _start_forkserver(ctx, detector: str) -> None:
     """
     from multiprocessing import forkserver
 
-    ctx.set_forkserver_preload(["maskgen.faces", "maskgen.engine", "maskgen.augment", "maskgen.dataset",
-                                "maskgen.pool"])
+    ctx.set_forkserver_preload(["maskgen.detect.faces", "maskgen.mask.masker", "maskgen.augment", "maskgen.dataset.build",
+                                "maskgen.dataset.local_runner"])
     saved = os.environ.get(_WARM_ENV)
     os.environ[_WARM_ENV] = detector  # read by this module when the fork server imports it
     try:

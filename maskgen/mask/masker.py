@@ -10,15 +10,16 @@ import time
 
 import numpy as np
 
-from . import shapes
-from .catalog import get_mask_type
-from .colors import hex_to_linear
-from .fit import build_mesh, warp_layers
-from .options import MaskOptions, sample_attributes
-from .render import composite, measure_lighting, shade
-from .textures import PATTERNS, image_texture, pattern
-from .types import Face, MaskAttributes, MaskedFace, MaskResult
-from .user_masks import draw_user_mask
+from maskgen.mask import drawings as shapes
+from maskgen.mask.catalog import get_mask_type
+from maskgen.mask.colors import hex_to_linear
+from maskgen.mask.fit import build_mesh, warp_layers
+from maskgen.mask.options import MaskOptions, sample_attributes
+from maskgen.mask.render import composite, measure_lighting, shade
+from maskgen.mask.textures import PATTERNS, image_texture, pattern
+from maskgen.detect.face import Face
+from maskgen.mask.results import MaskAttributes, MaskedFace, MaskResult
+from maskgen.mask.user_masks import draw_user_mask
 
 MAX_TEMPLATE_SCALE = 240.0  # canonical raster resolution cap, pixels per face unit
 
@@ -50,7 +51,7 @@ def mask_faces(image: np.ndarray, faces: list[Face] | None = None, options: Mask
     options = options or MaskOptions()
     rng = _generator(seed, rng)
     if faces is None:
-        from .faces import find_faces
+        from maskgen.detect.faces import find_faces
 
         faces = find_faces(image, detector=detector, upsample=upsample)
     out = image.copy()

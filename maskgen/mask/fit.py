@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .canonical import (BROW_LIFT, CANONICAL_VERTICES, MEAN_SHAPE, MESH_LANDMARKS, RING_DISTANCES, TRIANGLES,
+from maskgen.mask.canonical import (BROW_LIFT, CANONICAL_VERTICES, MEAN_SHAPE, MESH_LANDMARKS, RING_DISTANCES, TRIANGLES,
                         jaw_normals)
 
 POSE_LANDMARKS = np.r_[0:17, 27:48]  # jaw, nose and eyes: stable under expressions

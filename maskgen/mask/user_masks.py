@@ -1,6 +1,6 @@
 """User masks: an RGBA image plus named anchor points, bent onto the canonical frame.
 
-The six anchors (see :data:`maskgen.catalog.ANCHOR_NAMES`) have fixed canonical positions; a thin-plate
+The six anchors (see :data:`maskgen.mask.catalog.ANCHOR_NAMES`) have fixed canonical positions; a thin-plate
 spline through them maps the canonical frame into the user's image, which is then sampled. From
 there on a user mask is treated like a built-in one: the face mesh bends it, the renderer lights it.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .catalog import ANCHOR_NAMES, MaskType
-from .colors import luminance, srgb_to_linear
-from .shapes import Canvas, Template, _face_bulge
+from maskgen.mask.catalog import ANCHOR_NAMES, MaskType
+from maskgen.mask.colors import luminance, srgb_to_linear
+from maskgen.mask.drawings import Canvas, Template, _face_bulge
 
 # where each anchor sits on a correctly worn mask, in canonical face units
 CANONICAL_ANCHORS = {

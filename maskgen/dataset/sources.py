@@ -12,7 +12,7 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from .imageio import is_supported
+from maskgen.images import is_supported
 
 SPLIT_NAMES = ("train", "val", "test")
 

@@ -193,7 +193,7 @@ def face_records(row: dict) -> list[dict]:
     lms, idx = per_face("landmarks"), per_face("face_index")
     types, colors, textures, strengths, wears = (per_face(c) for c in
                                                  ("mask_type", "color", "texture", "texture_strength", "wear"))
-    from .options import WEAR_LABELS
+    from maskgen.mask.options import WEAR_LABELS
 
     faces = []
     for j in range(n):
@@ -247,7 +247,7 @@ def write_coco(out, splits: Iterable[str], tmp_dir=None) -> dict[str, Path]:
     Streams the manifest: images and annotations go to temporary files first, so memory stays
     flat however large the dataset. ``file_name`` is relative to OUT. Returns the paths.
     """
-    from .imageio import atomic_open
+    from maskgen.images import atomic_open
 
     out = Path(out)
     tmp_dir = Path(tmp_dir) if tmp_dir is not None else out
@@ -313,6 +313,6 @@ def _copy_text(path: Path, f, chunk: int = 1 << 20) -> None:
 
 
 def _version() -> str:
-    from . import __version__
+    from maskgen import __version__
 
     return __version__

@@ -14,10 +14,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import manifest as mf
-from .imageio import atomic_open
-from .parts import PARTS_DIR, TMP_DIR
-from .sources import SPLIT_NAMES, shard_name
+from maskgen.dataset import manifest as mf
+from maskgen.images import atomic_open
+from maskgen.dataset.parts import PARTS_DIR, TMP_DIR
+from maskgen.dataset.sources import SPLIT_NAMES, shard_name
 
 LOCK_FILE = ".lock"
 SHARDS_DIR = "shards"
@@ -125,7 +125,7 @@ def is_locked(folder: Path) -> bool:
 
 
 def settings_record(cfg, src: Path) -> dict:
-    from . import __version__
+    from maskgen import __version__
 
     return {"format": "maskgen-dataset/1", "maskgen_version": __version__, "source": str(src),
             "splits": list(cfg.split_names), "config": cfg.to_dict()}
