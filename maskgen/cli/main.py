@@ -46,20 +46,21 @@ def demo_command(out, image, seed):
                err=True)
 
 
-def _register_optional_commands() -> None:
-    """Commands living in other modules (torch-free at import time)."""
+COMMAND_GROUP = "maskgen.commands"  # entry-point group through which other packages add commands
+
+
+def _register_commands() -> None:
+    """The dataset commands, and those that installed packages declare in :data:`COMMAND_GROUP`
+    (the trainer's ``train``, ``evaluate`` and ``predict``; torch-free at import time)."""
+    from importlib.metadata import entry_points
+
     from maskgen.cli.dataset import augment, merge
 
     main.add_command(augment)
     main.add_command(merge)
-    try:
-        from maskgen_trainer.cli import evaluate, predict, train
-    except ModuleNotFoundError as exc:  # maskgen installed without its trainer package
-        if exc.name not in ("maskgen_trainer", "maskgen_trainer.cli"):
-            raise
-    else:
-        for command in (train, evaluate, predict):
-            main.add_command(command)
+    for point in sorted(entry_points(group=COMMAND_GROUP), key=lambda p: p.name):
+        if point.name not in main.commands:
+            main.add_command(point.load(), point.name)
 
 
-_register_optional_commands()
+_register_commands()
