@@ -1,6 +1,8 @@
 """Square face crops, shared by the dataset's ``--crop face`` mode and the trainer's prediction.
 
-Training and prediction must cut faces the same way, so both call :func:`face_square`.
+Training and prediction must cut faces the same way, so both call :func:`face_square`; every crop
+is cut by :func:`cut_square`, which returns the square it actually used (moved inside the frame),
+and annotations follow the crop through that square (:func:`points_in_crop`, :func:`box_in_crop`).
 """
 from __future__ import annotations
 
@@ -38,15 +40,44 @@ def inside_frame(square, shape: tuple[int, ...]) -> np.ndarray:
     return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
 
 
-def crop_square(image: np.ndarray, square, size: int | None = None) -> np.ndarray:
-    """Cut ``square`` (first moved inside the frame) out of ``image``, resized to ``size``."""
-    x0, y0, x1, y1 = (float(v) for v in inside_frame(square, image.shape))
+def _scale(square, size: int | None) -> tuple[float, float, float, int]:
+    """``(x0, y0, scale, side out)`` of the crop of ``square``: its side is rounded to whole pixels."""
+    x0, y0, x1, y1 = (float(v) for v in square)
     side = max(1, int(round(x1 - x0)))
     out = size or side
-    scale = out / side
+    return x0, y0, out / side, out
+
+
+def cut_square(image: np.ndarray, square, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Cut ``square`` out of ``image``, resized to ``size``; returns the crop and the square it used.
+
+    The square used is ``square`` moved (if need be shrunk) inside the frame (:func:`inside_frame`):
+    annotations go into the crop's pixels through it, with :func:`points_in_crop` and
+    :func:`box_in_crop`, never through the square asked for.
+    """
+    used = inside_frame(square, image.shape)
+    x0, y0, scale, out = _scale(used, size)
     m = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float64)
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.warpAffine(image, m, (out, out), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+    crop = cv2.warpAffine(image, m, (out, out), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+    return crop, used
+
+
+def crop_square(image: np.ndarray, square, size: int | None = None) -> np.ndarray:
+    """The pixels of :func:`cut_square` alone (when no annotation has to follow them)."""
+    return cut_square(image, square, size)[0]
+
+
+def points_in_crop(points, used, size: int | None = None) -> np.ndarray:
+    """(x, y) points of the photo in the pixels of the crop :func:`cut_square` cut with ``used``."""
+    x0, y0, scale, _ = _scale(used, size)
+    return (np.asarray(points, np.float64).reshape(-1, 2) - [x0, y0]) * scale
+
+
+def box_in_crop(box, used, size: int | None = None) -> np.ndarray:
+    """A box (x0, y0, x1, y1) of the photo in the pixels of the crop :func:`cut_square` cut with ``used``."""
+    x0, y0, scale, _ = _scale(used, size)
+    return (np.asarray(box, np.float64) - [x0, y0, x0, y0]) * scale
 
 
 def sample_square(box, rng: np.random.Generator, margin_range=MARGIN_RANGE, max_shift: float = 0.08) -> np.ndarray:

@@ -9,7 +9,8 @@ import numpy as np
 from maskgen.mask.catalog import list_mask_types
 from maskgen.mask.masker import mask_faces
 from maskgen.detect.faces import find_faces
-from maskgen.images import read_image, write_image_atomic, write_text_atomic
+from maskgen.atomic import write_text_atomic
+from maskgen.images import read_image, write_image_atomic
 from maskgen.mask.options import WEAR_STYLES, MaskOptions
 
 

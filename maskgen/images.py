@@ -1,4 +1,4 @@
-"""Robust image reading to RGB uint8, and atomic writing.
+"""Robust image reading to RGB uint8, and image encoding.
 
 :func:`read_image` turns whatever a photo folder holds into an ``(H, W, 3)`` RGB ``uint8``
 array, or raises :class:`ImageReadError` with a one-line reason:
@@ -15,23 +15,21 @@ array, or raises :class:`ImageReadError` with a one-line reason:
   (``F``) images as 0..1 when they fit, 0..255 when they fit, else stretched.
 * The pixel count is checked from the header, before any decoding (``max_pixels``).
 
-:func:`write_image_atomic` and :func:`write_text_atomic` write to a temporary name in the
-target's folder (or ``tmp_dir``, which must be on the same file system) and then
-:func:`os.replace` it, so a reader or a killed run never sees a half-written file. The same
-array always gives the same bytes (no timestamps, no metadata).
+:func:`encode_image` turns an array into the bytes of an image file (JPEG, PNG, WebP, BMP, TIFF), and
+:func:`write_image_atomic` writes them through :mod:`maskgen.atomic` (a reader or a killed run
+never sees a half-written file). The same array always gives the same bytes (no timestamps, no
+metadata).
 """
 from __future__ import annotations
 
-import contextlib
-import itertools
-import os
 import threading
 import warnings
 from pathlib import Path
-from typing import IO, Iterator
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from maskgen.atomic import write_bytes_atomic
 
 SUPPORTED_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 DEFAULT_MAX_PIXELS = 50_000_000  # 50 megapixels
@@ -48,7 +46,6 @@ _ORIENTATION = {
     8: Image.Transpose.ROTATE_90,
 }
 _pillow_limit_lock = threading.Lock()
-_tmp_counter = itertools.count()
 
 
 class ImageReadError(Exception):
@@ -231,37 +228,7 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-# --------------------------------------------------------------------------- writing
-
-
-def _tmp_path(path: Path, tmp_dir) -> Path:
-    folder = Path(tmp_dir) if tmp_dir is not None else path.parent
-    return folder / f".{path.name}.{os.getpid()}.{next(_tmp_counter)}.tmp"
-
-
-@contextlib.contextmanager
-def atomic_open(path, mode: str = "w", tmp_dir=None, fsync: bool = True, **kwargs) -> Iterator[IO]:
-    """Open a temporary file next to ``path`` (or in ``tmp_dir``); on success it replaces ``path``.
-
-    On any exception (KeyboardInterrupt included) the temporary file is removed and ``path``
-    is left as it was. Text modes default to UTF-8 and ``'\\n'`` line endings.
-    """
-    path = Path(path)
-    tmp = _tmp_path(path, tmp_dir)
-    if "b" not in mode:
-        kwargs.setdefault("encoding", "utf-8")
-        kwargs.setdefault("newline", "\n")
-    try:
-        with open(tmp, mode, **kwargs) as f:
-            yield f
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+# --------------------------------------------------------------------------- encoding
 
 
 def encode_image(rgb: np.ndarray, fmt: str, quality: int = 95) -> bytes:
@@ -291,20 +258,10 @@ def encode_image(rgb: np.ndarray, fmt: str, quality: int = 95) -> bytes:
 
 
 def write_image_atomic(path, rgb: np.ndarray, quality: int = 95, tmp_dir=None, fsync: bool = True) -> Path:
-    """Write an RGB uint8 array to ``path`` (format from the extension), atomically.
+    """Write an RGB uint8 array to ``path`` (format from the extension), atomically
+    (:func:`maskgen.atomic.write_bytes_atomic`).
 
     ``quality`` applies to JPEG and WebP. The same array always gives the same bytes.
     """
     path = Path(path)
-    data = encode_image(rgb, path.suffix, quality)
-    with atomic_open(path, "wb", tmp_dir=tmp_dir, fsync=fsync) as f:
-        f.write(data)
-    return path
-
-
-def write_text_atomic(path, text: str, tmp_dir=None, fsync: bool = True) -> Path:
-    """Write UTF-8 text (``'\\n'`` line endings) to ``path`` atomically."""
-    path = Path(path)
-    with atomic_open(path, "w", tmp_dir=tmp_dir, fsync=fsync) as f:
-        f.write(text)
-    return path
+    return write_bytes_atomic(path, encode_image(rgb, path.suffix, quality), tmp_dir=tmp_dir, fsync=fsync)

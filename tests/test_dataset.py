@@ -13,7 +13,8 @@ import pytest
 
 from conftest import make_broken_src, make_src_tree, save, shared_data_dir, tree_digest
 from maskgen import DatasetConfig, build_dataset, read_image, read_manifest
-from maskgen.dataset.build import (DatasetError, identity_of, iter_sources, parse_split, source_seed, split_of)
+from maskgen.dataset.layout import DatasetError
+from maskgen.dataset.sources import identity_of, iter_sources, parse_split, source_seed, split_of
 from maskgen.dataset.manifest import COLUMNS, LABELS, read_settings, read_skipped
 
 FULL = dict(variants=2, negatives=0.5, split="0.4,0.3,0.3", seed=7)

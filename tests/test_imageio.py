@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from maskgen import ImageReadError, read_image
-from maskgen.images import (SUPPORTED_EXTENSIONS, atomic_open, encode_image, write_image_atomic,
-                             write_text_atomic)
+from maskgen.atomic import atomic_open, write_text_atomic
+from maskgen.images import SUPPORTED_EXTENSIONS, encode_image, write_image_atomic
 
 
 def _jpeg_bytes(image, **kw) -> bytes:

@@ -21,10 +21,11 @@ from click.testing import CliRunner
 
 from conftest import make_src_tree, save, tree_digest
 from maskgen import DatasetConfig, build_dataset, read_manifest
-from maskgen.dataset.build import DatasetError
+from maskgen.dataset.layout import DatasetError
 from maskgen.dataset.manifest import read_skipped
-from maskgen.dataset.shards import merge_shards
-from maskgen.dataset.sources import parse_shard, shard_of, walk_sources
+from maskgen.dataset.merge import merge_shards
+from maskgen.dataset.shards import parse_shard, shard_of
+from maskgen.dataset.sources import walk_sources
 
 OPTS = dict(seed=5, split="0.5,0.25,0.25", variants=1, negatives=1, wear="correct=0.7,nose=0.3")
 CLI_OPTS = ["--seed", "5", "--split", "0.5,0.25,0.25", "--variants", "1", "--negatives", "1",
@@ -213,7 +214,7 @@ def test_shard_runs_guard_out(src, shards, tmp_path):
 
 def test_local_run_never_imports_dask(src, tmp_path):
     code = (
-        "import sys, maskgen, maskgen.cli.main, maskgen.cli.dataset, maskgen.dataset.shards\n"
+        "import sys, maskgen, maskgen.cli.main, maskgen.cli.dataset, maskgen.dataset.merge\n"
         "from maskgen import DatasetConfig, build_dataset\n"
         f"build_dataset({str(src)!r}, {str(tmp_path / 'out')!r}, DatasetConfig(detector='none', augment='none'),"
         " workers=1, progress=False, messages=False, limit=1)\n"
@@ -298,7 +299,7 @@ def test_dask_engine_errors(src, tmp_path):
 
 def test_worker_check_names_what_is_missing(src, tmp_path):
     from maskgen import __version__
-    from maskgen.dataset.job import check_worker
+    from maskgen.dataset.dask_runner import check_worker
 
     assert check_worker(str(src), str(tmp_path), __version__) is None
     problem = check_worker(str(tmp_path / "nowhere"), str(tmp_path / "out"), "0.0.0")

@@ -1,9 +1,10 @@
-"""The Dask engine: the per-image job as tasks on a ``dask.distributed`` cluster.
+"""The Dask runner: the per-image job as tasks on a ``dask.distributed`` cluster.
 
-Imported only for ``engine="dask"`` (``maskgen augment --engine dask``): ``import maskgen`` and
-local runs never import dask. Each task is :func:`maskgen.dataset.job.run_task` on one source, the same
-job as a local worker's, writing the same images and the same part file; the client merges the
-part files with the same code as a local run, so the result is byte-identical.
+Imported only for ``runner="dask"`` (``maskgen augment --runner dask``): ``import maskgen`` and
+local runs never import dask. Each task is :func:`run_task` on one source, the same job as a
+local worker's (:func:`maskgen.dataset.job.process`), writing the same images and the same part
+file; the client merges the part files with the same code as a local run, so the result is
+byte-identical.
 
 * **Bounded streaming.** Sources are submitted in batches as results come back: at most
   ``4 ×`` the cluster's worker threads are in flight, so the scheduler never holds millions of
@@ -14,13 +15,15 @@ part files with the same code as a local run, so the result is byte-identical.
   files, so a lost worker costs only the images it had in hand. A source whose task took down
   ``distributed.scheduler.allowed-failures`` workers is recorded as an ``error`` skip, which a
   rerun tries again.
-* **Models** are loaded once per worker process, by its first task (see :func:`maskgen.dataset.job.run_task`).
+* **Models** are loaded once per worker process, by its first task (see :func:`run_task`).
 """
 from __future__ import annotations
 
 import importlib.util
 import itertools
 import logging
+import os
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -30,17 +33,63 @@ try:
     import distributed
     from distributed import Client, LocalCluster, as_completed
 except ImportError as exc:  # pragma: no cover - depends on the installation
-    raise ImportError("the dask engine needs dask.distributed: pip install 'maskgen[dask]' "
+    raise ImportError("the dask runner needs dask.distributed: pip install 'maskgen[dask]' "
                       "(or 'dask[distributed]')") from exc
 
-from maskgen.dataset import job as work
+from maskgen import __version__
+from maskgen.dataset import worker
+from maskgen.dataset.job import process
 from maskgen.dataset.layout import DatasetError
 from maskgen.dataset.parts import write_part
+from maskgen.detect.model_files import CNN_DETECTOR, LANDMARKS_68, model_path
 
-__all__ = ["DaskEngine"]
+__all__ = ["DaskRunner", "run_task", "check_worker"]
+
+_STATES: dict[str, dict] = {}  # prepared states by key (one per run) in a dask worker process
+_STATES_LOCK = threading.Lock()
 
 
-class DaskEngine:
+def run_task(task: tuple[str, str | None, str], state: dict) -> dict:
+    """A task on a dask worker: :func:`~maskgen.dataset.job.process` with ``state`` prepared once per
+    worker process (and the models loaded then).
+
+    An exception here (an I/O error writing the part file on a shared file system, say) fails
+    the task, and dask retries it; everything else is recorded in the part file as for a local run.
+    """
+    key = state.get("key") or worker.state_key(state)
+    st = _STATES.get(key)
+    if st is None:
+        with _STATES_LOCK:
+            st = _STATES.get(key)
+            if st is None:
+                worker.single_threaded()
+                st = worker.prepare_state(state)
+                worker.load_models(st["config"].detector)
+                if len(_STATES) >= 8:
+                    _STATES.clear()
+                _STATES[key] = st
+    return process(task, st)
+
+
+def check_worker(src_root: str, out: str, version: str, detector: str = "hog") -> str | None:
+    """Run on each dask worker before a run: None, or what this worker lacks."""
+    problems = []
+    if __version__ != version:
+        problems.append(f"maskgen {__version__} installed, the client has {version}")
+    if not os.path.exists(src_root):
+        problems.append(f"SRC {src_root} not found (SRC and OUT must be on a file system shared at the same paths)")
+    if not os.path.isdir(out):
+        problems.append(f"OUT {out} not found (SRC and OUT must be on a file system shared at the same paths)")
+    try:
+        model_path(LANDMARKS_68)
+        if detector == "cnn":
+            model_path(CNN_DETECTOR)
+    except Exception as e:
+        problems.append(f"dlib models: {e}")
+    return "; ".join(problems) or None
+
+
+class DaskRunner:
     """A connection to a dask cluster for one run (a context manager).
 
     ``scheduler``: None for a local cluster of ``workers`` processes with one thread each; an
@@ -60,7 +109,7 @@ class DaskEngine:
 
     # ------------------------------------------------------------------ connection
 
-    def __enter__(self) -> "DaskEngine":
+    def __enter__(self) -> "DaskRunner":
         scheduler = self.scheduler
         if scheduler is None:
             # the scheduler's HTTP server (and dashboard, with bokeh) on a free local port
@@ -123,9 +172,7 @@ class DaskEngine:
 
     def check_workers(self, state: dict) -> None:
         """Every worker has this maskgen version, the models, and SRC and OUT at the same paths."""
-        from maskgen import __version__
-
-        found = self.client.run(work.check_worker, state["src_root"], state["out"], __version__,
+        found = self.client.run(check_worker, state["src_root"], state["out"], __version__,
                                 state["config"]["detector"])
         problems = {w: p for w, p in found.items() if p}
         if problems:
@@ -137,7 +184,7 @@ class DaskEngine:
 
     def results(self, tasks: Iterable[tuple], state: dict) -> Iterator[dict]:
         """Reports as sources finish (as :func:`maskgen.dataset.local_runner.pool_results`)."""
-        state = dict(state, key=work.state_key(state))
+        state = dict(state, key=worker.state_key(state))
         self.check_workers(state)
         client = self.client
         todo = iter(tasks)
@@ -151,7 +198,7 @@ class DaskEngine:
             if not batch:
                 return
             keys = [f"maskgen-augment-{token}-{next(counter)}" for _ in batch]
-            futures = client.map(work.run_task, batch, state=state, key=keys, retries=self.retries, pure=False)
+            futures = client.map(run_task, batch, state=state, key=keys, retries=self.retries, pure=False)
             for future, task in zip(futures, batch):
                 in_flight[future] = task
             done.update(futures)

@@ -1,33 +1,34 @@
 """The per-image job: one source in, its images and its part file out.
 
 The same function, :func:`process`, runs in this process (``workers=1``), in the local worker
-pool (:mod:`maskgen.dataset.local_runner`) and as a task on a dask worker (:func:`run_task`, from
-:mod:`maskgen.dataset.dask_runner`), so every engine writes the same bytes. Every random choice for a source
-comes from generators seeded by the source's own seed and a fixed purpose key
+pool (:mod:`maskgen.dataset.local_runner`) and as a task on a dask worker
+(:mod:`maskgen.dataset.dask_runner`), so every runner writes the same bytes. Every random choice
+for a source comes from generators seeded by the source's own seed and a fixed purpose key
 (:func:`source_rng`), never from processing order.
 
-The state a job needs (``src_root``, ``out``, ``parts``, ``tmp``, ``config``) is a small dict,
-prepared once per worker process (:func:`prepare_state`).
+The state a job needs (``src_root``, ``out``, ``parts``, ``tmp``, ``config``: a checked
+:class:`~maskgen.dataset.config.DatasetConfig`) is a small dict, prepared once per worker process
+(:func:`maskgen.dataset.worker.prepare_state`).
 """
 from __future__ import annotations
 
 import collections
 import contextlib
-import hashlib
-import json
 import math
 import os
-import threading
 import time
 import traceback
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from maskgen.crops import box_in_crop, cut_square, points_in_crop, sample_square
 from maskgen.dataset import manifest as mf
-from maskgen.images import ImageReadError
 from maskgen.dataset.parts import RETRY_KINDS, write_part
 from maskgen.dataset.sources import source_seed, split_of
+from maskgen.images import ImageReadError, read_image, write_image_atomic
+from maskgen.mask.options import WEAR_LABELS, parse_wear
+from maskgen.mask.sampling import sample_wear
 
 STAGES = ("read", "detect", "mask", "augment", "write")
 
@@ -41,116 +42,6 @@ def source_rng(seed: int, *key: int) -> np.random.Generator:
 
 
 _rng = source_rng
-
-
-# --------------------------------------------------------------------------- worker state
-
-_STATE: dict | None = None          # the state of this process (local engine)
-_STATES: dict[str, dict] = {}       # prepared states by key (dask workers: one per run)
-_STATES_LOCK = threading.Lock()
-
-
-def state_key(state: dict) -> str:
-    """A key naming a run's state (its content), so a dask worker prepares it once."""
-    text = json.dumps({k: v for k, v in state.items() if k != "key"}, sort_keys=True, default=str)
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
-
-
-def prepare_state(state: dict) -> dict:
-    """The state with its config as a :class:`~maskgen.dataset.build.DatasetConfig` and this process's
-    own temporary folder (a per-host, per-process subfolder: file names never collide on a
-    shared file system, whatever the process ids on other machines)."""
-    from maskgen.dataset.build import DatasetConfig
-
-    st = dict(state)
-    st["config"] = DatasetConfig(**state["config"])
-    token = hashlib.sha1(f"{_hostname()}/{os.getpid()}/{time.time_ns()}".encode()).hexdigest()[:12]
-    st["tmp"] = str(Path(state["tmp"]) / f"w{os.getpid()}-{token}")
-    return st
-
-
-def _hostname() -> str:
-    import socket
-
-    try:
-        return socket.gethostname()
-    except OSError:
-        return "localhost"
-
-
-def init_worker(state: dict, in_process: bool = False) -> None:
-    """Prepare this process for jobs (pool initializer; ``in_process`` for ``workers=1``)."""
-    global _STATE
-    _STATE = prepare_state(state)
-    if not in_process:
-        import signal
-
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-        import cv2
-
-        cv2.setNumThreads(1)
-        warm_up(_STATE["config"])
-
-
-def warm_up(cfg) -> None:
-    """Load the models once per worker, before the first image (keeps stage timings honest)."""
-    load_models(cfg.detector)
-
-
-def load_models(detector: str) -> None:
-    try:
-        from maskgen.detect import faces
-
-        faces._load("landmarks")
-        if detector in ("hog", "cnn"):
-            faces._load(detector)
-    except Exception:
-        pass  # the first image reports the problem with its file name
-
-
-def run_task(task: tuple[str, str | None, str], state: dict) -> dict:
-    """A task on a dask worker: :func:`process` with ``state`` prepared once per worker process.
-
-    An exception here (an I/O error writing the part file on a shared file system, say) fails
-    the task, and dask retries it; everything else is recorded in the part file as for a local run.
-    """
-    key = state.get("key") or state_key(state)
-    st = _STATES.get(key)
-    if st is None:
-        with _STATES_LOCK:
-            st = _STATES.get(key)
-            if st is None:
-                import cv2
-
-                cv2.setNumThreads(1)
-                st = prepare_state(state)
-                warm_up(st["config"])
-                if len(_STATES) >= 8:
-                    _STATES.clear()
-                _STATES[key] = st
-    return process(task, st)
-
-
-def check_worker(src_root: str, out: str, version: str, detector: str = "hog") -> str | None:
-    """Run on each dask worker before a run: None, or what this worker lacks."""
-    from maskgen import __version__
-
-    problems = []
-    if __version__ != version:
-        problems.append(f"maskgen {__version__} installed, the client has {version}")
-    if not os.path.exists(src_root):
-        problems.append(f"SRC {src_root} not found (SRC and OUT must be on a file system shared at the same paths)")
-    if not os.path.isdir(out):
-        problems.append(f"OUT {out} not found (SRC and OUT must be on a file system shared at the same paths)")
-    try:
-        from maskgen.detect.model_files import CNN_DETECTOR, LANDMARKS_68, model_path
-
-        model_path(LANDMARKS_68)
-        if detector == "cnn":
-            model_path(CNN_DETECTOR)
-    except Exception as e:
-        problems.append(f"dlib models: {e}")
-    return "; ".join(problems) or None
 
 
 # --------------------------------------------------------------------------- one source
@@ -170,26 +61,12 @@ def _negative_count(cfg, seed: int) -> int:
     return whole + (1 if draw < frac else 0)
 
 
-def _pick_wear(cfg, rng: np.random.Generator) -> str:
-    from maskgen.mask.options import parse_wear
-
-    weights = parse_wear(cfg.wear)
-    names = list(weights)
-    return names[int(rng.choice(len(names), p=np.array([weights[n] for n in names])))]
-
-
 def _crop_face(image, box, landmarks, rng, size):
-    from maskgen.crops import crop_square, sample_square
-
-    square = sample_square(box, rng)
-    crop = crop_square(image, square, size)
-    x0, y0, x1, y1 = (float(v) for v in square)
-    side = max(1, int(round(x1 - x0)))
-    scale = size / side
-    lm = (np.asarray(landmarks, np.float64) - [x0, y0]) * scale
-    lm = np.clip(lm, 0, size - 1)
-    b = (np.asarray(box, np.float64) - [x0, y0, x0, y0]) * scale
-    b = np.clip(b, 0, size)
+    """A randomly framed square crop of one face, with its box and landmarks in the crop's pixels
+    (mapped through the square the crop was cut with, which lies inside the frame)."""
+    crop, used = cut_square(image, sample_square(box, rng), size)
+    lm = np.clip(points_in_crop(landmarks, used, size), 0, size - 1)
+    b = np.clip(box_in_crop(box, used, size), 0, size)
     return crop, b, lm
 
 
@@ -223,8 +100,6 @@ class _Work:
                            "" if variant is None else str(variant), kind, reason])
 
     def write(self, label: str, name: str, image: np.ndarray) -> str:
-        from maskgen.images import write_image_atomic
-
         rel = _out_path(self.split, label, self.source, f"{name}.{self.cfg.image_format}")
         path = self.out / rel
         with self.stage("write"):
@@ -254,8 +129,6 @@ class _Work:
         }
 
     def run(self, walk_error: str | None) -> None:
-        from maskgen.images import read_image
-
         cfg = self.cfg
         if walk_error:
             self.retry = True
@@ -269,7 +142,7 @@ class _Work:
                 self.retry = e.kind in RETRY_KINDS
                 self.skip(e.kind, e.reason)
                 return
-        from maskgen.detect.faces import find_faces
+        from maskgen.detect.faces import find_faces  # dlib: heavy
 
         with self.stage("detect"):
             faces = find_faces(image, detector=cfg.detector, upsample=cfg.upsample)
@@ -290,18 +163,17 @@ class _Work:
             self.negative(image, good, j)
 
     def _augment(self, image, landmarks, boxes, rng):
-        from maskgen.augment import augment
+        from maskgen.augment import augment  # imgaug: heavy
 
         with self.stage("augment"):
             return augment(image, landmarks, boxes, preset=self.cfg.augment, rng=rng)
 
     def masked_variant(self, image, good, k: int) -> None:
-        from maskgen.mask.masker import mask_faces
-        from maskgen.mask.options import WEAR_LABELS
+        from maskgen.mask.masker import mask_faces  # dlib: heavy
 
         cfg = self.cfg
         full = cfg.crop == "full"
-        wear = _pick_wear(cfg, _rng(self.seed, _WEAR, k)) if full else cfg.wear
+        wear = sample_wear(parse_wear(cfg.wear), _rng(self.seed, _WEAR, k)) if full else cfg.wear
         with self.stage("mask"):
             result = mask_faces(image, faces=[f for _, f in good], options=cfg.mask_options(wear),
                                 rng=_rng(self.seed, _MASK, k))
@@ -374,13 +246,12 @@ def _match(face, good) -> int | None:
     return None
 
 
-def process(task: tuple[str, str | None, str], state: dict | None = None) -> dict:
+def process(task: tuple[str, str | None, str], st: dict) -> dict:
     """Process one source and record it in its part file; returns a small report for the caller.
 
     ``task`` is ``(source, walk error, output stem)`` (:func:`maskgen.dataset.sources.walk_sources`);
-    ``state`` a prepared state (default: this process's, set by :func:`init_worker`).
+    ``st`` a prepared state (:func:`maskgen.dataset.worker.prepare_state`).
     """
-    st = _STATE if state is None else state
     source, walk_error, stem = task
     Path(st["tmp"]).mkdir(parents=True, exist_ok=True)
     work = _Work(source, stem, st)

@@ -14,14 +14,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from maskgen.atomic import write_json_atomic
 from maskgen.dataset import manifest as mf
-from maskgen.images import atomic_open
 from maskgen.dataset.parts import PARTS_DIR, TMP_DIR
-from maskgen.dataset.sources import SPLIT_NAMES, shard_name
+from maskgen.dataset.shards import SHARD_FILE, SHARDS_DIR, shard_folder, shard_name
+from maskgen.dataset.sources import SPLIT_NAMES
 
 LOCK_FILE = ".lock"
-SHARDS_DIR = "shards"
-SHARD_FILE = "shard.json"
 
 
 class DatasetError(ValueError):
@@ -38,7 +37,7 @@ class Target:
 
     @property
     def root(self) -> Path:
-        return self.out if self.shard is None else self.out / SHARDS_DIR / shard_name(self.shard)
+        return self.out if self.shard is None else shard_folder(self.out, self.shard)
 
     @property
     def parts(self) -> Path:
@@ -138,11 +137,6 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
-def write_json(path: Path, record: dict, tmp_dir: Path) -> None:
-    with atomic_open(path, "w", tmp_dir=tmp_dir) as f:
-        f.write(json.dumps(record, indent=2, sort_keys=True) + "\n")
-
-
 def same_settings(old: dict | None, new: dict, strict: bool = False) -> bool:
     """Whether two settings records make the same dataset (``strict``: the same version too)."""
     if old is None:
@@ -217,7 +211,7 @@ def prepare(target: Target, record: dict, overwrite: bool) -> None:
         with contextlib.suppress(FileNotFoundError):
             (root / SHARD_FILE).unlink()  # the shard is in progress again until this run finishes
     if not settings.is_file():
-        write_json(settings, record, target.tmp)
+        write_json_atomic(settings, record, target.tmp)
 
 
 def _check_out(out: Path, record: dict, overwrite: bool) -> None:

@@ -1,4 +1,4 @@
-"""The local engine: the per-image job in this process, or in a pool of worker processes.
+"""The local runner: the per-image job in this process, or in a pool of worker processes.
 
 Workers are forked from a ``forkserver`` process (``spawn`` where there is none) that has
 imported the heavy modules and loaded the dlib models once, so they start at once and share the
@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
-from maskgen.dataset import job as work
+from maskgen.dataset import worker
 
 _WARM_ENV = "MASKGEN_FORKSERVER_MODELS"
 
@@ -29,7 +29,7 @@ def prestart_workers(workers: int | None = None, detector: str = "hog") -> None:
     """
     workers = default_workers() if workers is None else int(workers)
     if workers > 1:
-        mp_context(detector if detector in ("hog", "cnn", "none") else "hog")
+        mp_context(str(detector))
 
 
 def mp_context(detector: str):
@@ -74,11 +74,11 @@ def pool_results(tasks: Iterator, workers: int, state: dict) -> Iterator[dict]:
         import cv2
 
         threads = cv2.getNumThreads()
-        cv2.setNumThreads(1)
+        worker.single_threaded()
         try:
-            work.init_worker(state, in_process=True)
+            worker.init_worker(state, in_process=True)
             for task in tasks:
-                yield work.process(task)
+                yield worker.run(task)
         finally:
             cv2.setNumThreads(threads)
         return
@@ -87,7 +87,7 @@ def pool_results(tasks: Iterator, workers: int, state: dict) -> Iterator[dict]:
 
     ctx = mp_context(state["config"]["detector"])
     window = 4 * workers
-    executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=work.init_worker, initargs=(state,))
+    executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=worker.init_worker, initargs=(state,))
     futures: dict = {}
 
     def finished(block_until: int):
@@ -107,7 +107,7 @@ def pool_results(tasks: Iterator, workers: int, state: dict) -> Iterator[dict]:
 
     try:
         for task in tasks:
-            futures[executor.submit(work.process, task)] = task[0]
+            futures[executor.submit(worker.run, task)] = task[0]
             yield from finished(window - 1)
         yield from finished(0)
     except BaseException:
@@ -117,5 +117,5 @@ def pool_results(tasks: Iterator, workers: int, state: dict) -> Iterator[dict]:
         executor.shutdown(wait=True)
 
 
-if os.environ.get(_WARM_ENV) in ("hog", "cnn", "none"):  # imported by the fork server: load the models
-    work.load_models(os.environ[_WARM_ENV])
+if os.environ.get(_WARM_ENV):  # imported by the fork server: load the models
+    worker.load_models(os.environ[_WARM_ENV])

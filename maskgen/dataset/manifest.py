@@ -24,6 +24,8 @@ import math
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from maskgen.atomic import atomic_open
+
 METADATA = "metadata.csv"
 SKIPPED = "skipped.csv"
 SETTINGS = "settings.json"
@@ -247,8 +249,6 @@ def write_coco(out, splits: Iterable[str], tmp_dir=None) -> dict[str, Path]:
     Streams the manifest: images and annotations go to temporary files first, so memory stays
     flat however large the dataset. ``file_name`` is relative to OUT. Returns the paths.
     """
-    from maskgen.images import atomic_open
-
     out = Path(out)
     tmp_dir = Path(tmp_dir) if tmp_dir is not None else out
     splits = list(splits)

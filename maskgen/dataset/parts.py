@@ -7,24 +7,27 @@ part files are the record of a run in progress: a rerun skips the sources that h
 At the end the part files, the manifest already in OUT (an earlier run's) and, for
 ``maskgen merge``, the shards' partial manifests are joined by a streaming merge in source order
 (:func:`combine`, :func:`write_manifest`): the same records always give the same bytes, however
-many workers, engines or shards made them, and memory stays flat.
+many workers, runners or shards made them, and memory stays flat.
 
 A *record* is ``(source, rows, skips)``: one source's manifest rows and skip rows (CSV cells).
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import heapq
 import itertools
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from maskgen.atomic import atomic_open
 from maskgen.dataset import manifest as mf
-from maskgen.images import atomic_open
-from maskgen.dataset.sources import in_shard, iter_sources, sort_key, would_walk
+from maskgen.dataset.shards import in_shard
+from maskgen.dataset.sources import iter_sources, sort_key, would_walk
 
 PARTS_DIR = ".parts"
 TMP_DIR = ".tmp"
@@ -108,8 +111,11 @@ def part_records(src: Path, parts: Path, shard: tuple[int, int] | None = None) -
     longer under SRC (moved away between runs, rare) are looked for only when the part files
     outnumber the walked sources that have one.
     """
+    def walked():
+        return (source for source, _ in iter_sources(src) if in_shard(source, shard))
+
     def from_walk():
-        for source, _ in iter_sources(src, shard):
+        for source in walked():
             path = part_path(parts, source)
             if path.is_file():
                 part = read_part(path)
@@ -118,7 +124,7 @@ def part_records(src: Path, parts: Path, shard: tuple[int, int] | None = None) -
 
     total_parts = sum(1 for _ in iter_part_files(parts))
     leftovers = []
-    if total_parts and total_parts > sum(1 for s, _ in iter_sources(src, shard) if part_path(parts, s).is_file()):
+    if total_parts and total_parts > sum(1 for s in walked() if part_path(parts, s).is_file()):
         for path in iter_part_files(parts):
             part = read_part(path)
             if part is not None and not would_walk(src, part.get("source", "")) and in_shard(part["source"], shard):
@@ -146,18 +152,40 @@ def combine(new: Iterable[Iterator[Record]], old: Iterable[Iterator[Record]] = (
         yield group[0][3]
 
 
-def write_manifest(folder: Path, records: Iterable[Record], stats, tmp_dir: Path, split_files: bool = True) -> None:
-    """Write ``metadata.csv`` and ``skipped.csv`` in ``folder`` from ``records`` (in source order).
+@dataclass
+class Tally:
+    """What a manifest holds: ``counts[split][label]``, ``outputs`` (rows), ``skips[kind]``, and
+    the sources it lists (``sources_total``) and those with at least one output."""
+
+    counts: dict = field(default_factory=lambda: collections.defaultdict(collections.Counter))
+    outputs: int = 0
+    skips: collections.Counter = field(default_factory=collections.Counter)
+    sources_total: int = 0
+    sources_with_output: int = 0
+
+    def add(self, rows: list[list[str]], skips: list[list[str]]) -> None:
+        split_i, label_i = mf.COLUMNS.index("split"), mf.COLUMNS.index("label")
+        kind_i = mf.SKIP_COLUMNS.index("kind")
+        for cells in rows:
+            self.counts[cells[split_i]][cells[label_i]] += 1
+        for cells in skips:
+            self.skips[cells[kind_i]] += 1
+        self.outputs += len(rows)
+        self.sources_total += 1
+        self.sources_with_output += bool(rows)
+
+
+def write_manifest(folder: Path, records: Iterable[Record], tmp_dir: Path, split_files: bool = True) -> Tally:
+    """Write ``metadata.csv`` and ``skipped.csv`` in ``folder`` from ``records`` (in source order);
+    returns what they hold.
 
     ``split_files``: also ``<folder>/<split>/metadata.csv`` (``file_name`` relative to the split
-    folder: what Hugging Face ``datasets`` reads per split). ``stats`` (a
-    :class:`~maskgen.dataset.build.Summary`) gets the dataset's counts. Atomic: an exception leaves the
-    old files as they were.
+    folder: what Hugging Face ``datasets`` reads per split). Atomic: an exception leaves the old
+    files as they were.
     """
     folder = Path(folder)
-    split_i, label_i = mf.COLUMNS.index("split"), mf.COLUMNS.index("label")
-    file_i = mf.COLUMNS.index("file_name")
-    kind_i = mf.SKIP_COLUMNS.index("kind")
+    split_i, file_i = mf.COLUMNS.index("split"), mf.COLUMNS.index("file_name")
+    tally = Tally()
     with contextlib.ExitStack() as stack:
         fm = stack.enter_context(atomic_open(folder / mf.METADATA, "w", tmp_dir=tmp_dir))
         fs = stack.enter_context(atomic_open(folder / mf.SKIPPED, "w", tmp_dir=tmp_dir))
@@ -177,19 +205,14 @@ def write_manifest(folder: Path, records: Iterable[Record], stats, tmp_dir: Path
         for _source, rows, skips in records:
             for cells in rows:
                 wm.writerow(cells)
-                split = cells[split_i]
                 if split_files:
+                    split = cells[split_i]
                     local = list(cells)
                     local[file_i] = cells[file_i][len(split) + 1:]
                     split_writer(split).writerow(local)
-                stats.counts[split][cells[label_i]] += 1
-                stats.outputs += 1
-            for cells in skips:
-                ws.writerow(cells)
-                stats.skips[cells[kind_i]] += 1
-            stats.sources_total += 1
-            if rows:
-                stats.sources_with_output += 1
+            ws.writerows(skips)
+            tally.add(rows, skips)
+    return tally
 
 
 # --------------------------------------------------------------------------- finished sources

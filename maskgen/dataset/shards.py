@@ -1,155 +1,86 @@
-"""Array-job shards: ``maskgen augment --shard I/N`` runs, joined by ``maskgen merge OUT``.
+"""Array-job shards: which shard a source belongs to, and what a shard's folder is called.
 
-A shard run processes the sources whose path hashes to shard I of N
-(:func:`maskgen.dataset.sources.shard_of`), writes their images to their final place in OUT, and records
-them in ``OUT/shards/I-of-N/`` (``settings.json``, ``metadata.csv``, ``skipped.csv`` and, once the
-shard has no source left to do, ``shard.json``). :func:`merge_shards` checks that the N shards
-are all there, finished, made with the same settings and holding only their own sources, then
-joins their manifests (and the manifest of an earlier merge, if any) in source order into
-``OUT/metadata.csv``, ``skipped.csv``, each split's ``metadata.csv`` and the COCO files: the
-bytes a whole run with the same settings writes. The shard folders are removed afterwards.
+``maskgen augment --shard I/N`` processes the sources whose path hashes to shard I of N
+(:func:`shard_of`; independent of the seed, the settings and the other sources), writes their
+images to their final place in OUT and records them in ``OUT/shards/I-of-N/`` (:func:`shard_name`),
+with a ``shard.json`` marker (:func:`marker`) once it has no source left to do.
+``maskgen merge OUT`` (:mod:`maskgen.dataset.merge`) joins the N shards.
 """
 from __future__ import annotations
 
-import collections
 import re
-import shutil
-import time
 from pathlib import Path
+from typing import Iterator
 
-from maskgen.dataset import manifest as mf
-from maskgen.dataset.layout import (SHARD_FILE, SHARDS_DIR, DatasetError, describe_difference, is_locked, locked, read_json,
-                     same_settings, shard_folders, write_json)
-from maskgen.dataset.parts import TMP_DIR, combine, manifest_records, write_manifest
-from maskgen.dataset.sources import shard_name, shard_of
+from maskgen.dataset.sources import hash_int, walk_sources
+
+SHARDS_DIR = "shards"
+SHARD_FILE = "shard.json"
 
 _NAME = re.compile(r"(\d+)-of-(\d+)")
 
 
-def merge_shards(out):
-    """Join the finished shards in ``OUT/shards/`` into OUT's manifest and COCO files.
+def parse_shard(value) -> tuple[int, int] | None:
+    """``'I/N'`` (or ``(I, N)``) to ``(I, N)`` with ``0 <= I < N``; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        index, sep, count = value.strip().partition("/")
+        try:
+            if not sep:
+                raise ValueError
+            i, n = int(index), int(count)
+        except ValueError:
+            raise ValueError(f"bad shard {value!r}: expected I/N, e.g. 0/3 (shards 0/3, 1/3, 2/3)") from None
+    else:
+        i, n = (int(v) for v in value)
+    if n < 1:
+        raise ValueError(f"bad shard {value!r}: the number of shards must be at least 1")
+    if not 0 <= i < n:
+        raise ValueError(f"bad shard {value!r}: the index counts from 0, so it must be 0..{n - 1} "
+                         f"(the shards of {n} are {', '.join(f'{k}/{n}' for k in range(min(n, 3)))}"
+                         f"{', …' if n > 3 else ''})")
+    return i, n
 
-    Raises :class:`~maskgen.dataset.build.DatasetError` (and changes nothing) when there are no shards,
-    when shards are missing, unfinished or still running, made with different settings, of
-    different splits (``0-of-3`` next to ``0-of-4``), or holding sources of another shard
-    (a duplicated or renamed shard folder).
+
+def shard_of(source: str, count: int) -> int:
+    """The shard (0..count-1) a source belongs to: a hash of its relative path only.
+
+    Independent of the seed, the settings and the other sources: adding images to SRC never
+    moves a source to another shard.
     """
-    from maskgen.dataset.build import Summary
-
-    t0 = time.perf_counter()
-    out = Path(out)
-    if not out.is_dir():
-        raise DatasetError(f"OUT does not exist: {out}")
-    rout = out.resolve()
-    summary = Summary(out=out, workers=0)
-    with locked(rout, str(out)):
-        shards, count = _find(rout, out)
-        reference = _check_settings(rout, shards)
-        _check_complete(rout, shards, count)
-        _check_membership(shards, count)
-        tmp = rout / TMP_DIR
-        if tmp.is_dir():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
-        ordered = sorted(shards)
-
-        def duplicate(source, streams):  # cannot happen after the membership check: a safety net
-            raise DatasetError(f"source {source!r} is in more than one shard "
-                               f"({', '.join(shard_name(ordered[i]) for i in streams)})")
-
-        records = combine([manifest_records(shards[s]) for s in ordered], [manifest_records(rout)], duplicate)
-        write_manifest(rout, records, summary, tmp_dir=tmp, split_files=True)
-        if not (rout / mf.SETTINGS).is_file():
-            write_json(rout / mf.SETTINGS, reference, tmp)
-        if (reference.get("config") or {}).get("crop", "full") == "full":
-            summary.coco = mf.write_coco(rout, reference.get("splits") or ["train", "val", "test"], tmp_dir=tmp)
-        shutil.rmtree(rout / SHARDS_DIR, ignore_errors=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-    summary.merged_shards = count
-    summary.wall_seconds = time.perf_counter() - t0
-    return summary
+    return hash_int(f"maskgen/shard/{source}") % int(count)
 
 
-def _find(rout: Path, out: Path) -> tuple[dict[tuple[int, int], Path], int]:
-    names = shard_folders(rout)
-    if not names:
-        merged = (rout / mf.METADATA).is_file()
-        raise DatasetError(f"no shards to merge in {out} (no {SHARDS_DIR}/I-of-N folders)"
-                           + ("; its manifest is there: merged already?" if merged else ""))
-    shards, bad = {}, []
-    for name in names:
-        m = _NAME.fullmatch(name)
-        if m and 0 <= int(m[1]) < int(m[2]):
-            shards[(int(m[1]), int(m[2]))] = rout / SHARDS_DIR / name
-        else:
-            bad.append(name)
-    if bad:
-        raise DatasetError(f"unexpected folders in {out / SHARDS_DIR}: {', '.join(bad)} "
-                           "(only the I-of-N folders of shard runs belong there)")
-    counts = collections.defaultdict(list)
-    for i, n in sorted(shards):
-        counts[n].append(shard_name((i, n)))
-    if len(counts) > 1:
-        raise DatasetError(
-            "duplicated shards: shards of different splits cover the same sources ("
-            + "; ".join(f"into {n}: {', '.join(names)}" for n, names in sorted(counts.items()))
-            + "); keep the shards of one split and delete the other folders")
-    return shards, next(iter(counts))
+def in_shard(source: str, shard: tuple[int, int] | None) -> bool:
+    """Whether ``source`` belongs to ``shard`` (every source belongs to ``None``, a whole run)."""
+    return shard is None or shard_of(source, shard[1]) == shard[0]
 
 
-def _check_settings(rout: Path, shards: dict) -> dict:
-    records = {s: read_json(path / mf.SETTINGS) for s, path in sorted(shards.items())}
-    reference = read_json(rout / mf.SETTINGS)
-    if reference is None:
-        reference = next((r for r in records.values() if r is not None), None)
-    if reference is None:
-        raise DatasetError(f"no shard in {rout / SHARDS_DIR} has a readable {mf.SETTINGS}")
-    different = {s: r for s, r in records.items() if not same_settings(r, reference, strict=True)}
-    if different:
-        against = "the dataset in OUT" if (rout / mf.SETTINGS).is_file() else shard_name(
-            next(s for s, r in records.items() if r is reference))
-        raise DatasetError(
-            "shards made with different settings cannot be merged: "
-            + "; ".join(f"{shard_name(s)} differs from {against} ({describe_difference(reference, r, strict=True)})"
-                        for s, r in different.items())
-            + "; rerun those shards with the same settings (delete their folders first)")
-    return reference
+def walk_shard(src, shard: tuple[int, int] | None = None) -> Iterator[tuple[str, str | None, str]]:
+    """The tasks of :func:`maskgen.dataset.sources.walk_sources` that belong to ``shard``."""
+    for task in walk_sources(src):
+        if in_shard(task[0], shard):
+            yield task
 
 
-def _check_complete(rout: Path, shards: dict, count: int) -> None:
-    running = [shard_name(s) for s, path in sorted(shards.items()) if is_locked(path)]
-    if running:
-        raise DatasetError(f"shards still running: {', '.join(running)}; merge when they have finished")
-    problems = []
-    for i in range(count):
-        s = (i, count)
-        if s not in shards:
-            problems.append(f"{shard_name(s)} (never run)")
-            continue
-        marker = read_json(shards[s] / SHARD_FILE)
-        if marker is None:
-            problems.append(f"{shard_name(s)} (not finished: interrupted or failed; run it again)")
-        elif not marker.get("complete"):
-            left = marker.get("pending", "?")
-            problems.append(f"{shard_name(s)} (not finished: {left} source{'' if left == 1 else 's'} left; "
-                            "run it again without --limit)")
-    if problems:
-        raise DatasetError(f"missing shards ({len(problems)} of {count}): " + ", ".join(problems)
-                           + f"; run them (--shard I/{count}), then merge again")
+def shard_name(shard: tuple[int, int]) -> str:
+    """The folder name of a shard: ``I-of-N``."""
+    return f"{shard[0]}-of-{shard[1]}"
 
 
-def _check_membership(shards: dict, count: int) -> None:
-    """Every source in a shard's manifest hashes to that shard (else a folder was copied or renamed)."""
-    wrong = []
-    for s, path in sorted(shards.items()):
-        owners = collections.Counter()
-        for source, _, _ in manifest_records(path):
-            owner = shard_of(source, count)
-            if owner != s[0]:
-                owners[owner] += 1
-        if owners:
-            wrong.append(f"{shard_name(s)} holds " + ", ".join(
-                f"{n} source{'s' if n != 1 else ''} of shard {shard_name((o, count))}" for o, n in sorted(owners.items())))
-    if wrong:
-        raise DatasetError("duplicated or misplaced shards: " + "; ".join(wrong)
-                           + " (a shard folder copied or renamed?); delete those folders and rerun the shards")
+def parse_shard_name(name: str) -> tuple[int, int] | None:
+    """The shard a folder name ``I-of-N`` names, or None for any other name."""
+    m = _NAME.fullmatch(name)
+    return (int(m[1]), int(m[2])) if m and 0 <= int(m[1]) < int(m[2]) else None
+
+
+def shard_folder(out: Path, shard: tuple[int, int]) -> Path:
+    """Where a shard run keeps its records: ``OUT/shards/I-of-N``."""
+    return Path(out) / SHARDS_DIR / shard_name(shard)
+
+
+def marker(shard: tuple[int, int], pending: int, sources: int) -> dict:
+    """The ``shard.json`` record a shard run leaves: finished (``complete``) when nothing is pending."""
+    return {"format": "maskgen-shard/1", "shard": shard[0], "of": shard[1], "complete": pending == 0,
+            "pending": pending, "sources": sources}

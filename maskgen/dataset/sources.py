@@ -1,7 +1,8 @@
-"""The SRC side of a dataset run: walking the sources, identities, per-image seeds, splits, shards.
+"""The SRC side of a dataset run: walking the sources, identities, per-image seeds, splits.
 
 Everything here depends only on a source's path relative to SRC (POSIX) and the run seed, never
-on the order or number of images, so any engine, worker count or shard sees the same values.
+on the order or number of images, so any runner, worker count or shard sees the same values.
+Which shard a source belongs to is :mod:`maskgen.dataset.shards`.
 """
 from __future__ import annotations
 
@@ -67,51 +68,6 @@ def split_of(source: str, seed: int, fractions) -> str:
     return SPLIT_NAMES[last]
 
 
-# --------------------------------------------------------------------------- shards
-
-
-def parse_shard(value) -> tuple[int, int] | None:
-    """``'I/N'`` (or ``(I, N)``) to ``(I, N)`` with ``0 <= I < N``; None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        index, sep, count = text.partition("/")
-        try:
-            if not sep:
-                raise ValueError
-            i, n = int(index), int(count)
-        except ValueError:
-            raise ValueError(f"bad shard {value!r}: expected I/N, e.g. 0/3 (shards 0/3, 1/3, 2/3)") from None
-    else:
-        i, n = (int(v) for v in value)
-    if n < 1:
-        raise ValueError(f"bad shard {value!r}: the number of shards must be at least 1")
-    if not 0 <= i < n:
-        raise ValueError(f"bad shard {value!r}: the index counts from 0, so it must be 0..{n - 1} "
-                         f"(the shards of {n} are {', '.join(f'{k}/{n}' for k in range(min(n, 3)))}"
-                         f"{', …' if n > 3 else ''})")
-    return i, n
-
-
-def shard_of(source: str, count: int) -> int:
-    """The shard (0..count-1) a source belongs to: a hash of its relative path only.
-
-    Independent of the seed, the settings and the other sources: adding images to SRC never
-    moves a source to another shard.
-    """
-    return hash_int(f"maskgen/shard/{source}") % int(count)
-
-
-def shard_name(shard: tuple[int, int]) -> str:
-    """The folder name of a shard: ``I-of-N``."""
-    return f"{shard[0]}-of-{shard[1]}"
-
-
-def in_shard(source: str, shard: tuple[int, int] | None) -> bool:
-    return shard is None or shard_of(source, shard[1]) == shard[0]
-
-
 # --------------------------------------------------------------------------- walking
 
 
@@ -120,30 +76,24 @@ def sort_key(source: str) -> tuple[str, ...]:
     return tuple(source.split("/"))
 
 
-def iter_sources(src, shard: tuple[int, int] | None = None) -> Iterator[tuple[str, str | None]]:
+def iter_sources(src) -> Iterator[tuple[str, str | None]]:
     """``(relative POSIX path, error)`` for every candidate image under ``src``, in sorted order.
 
     Lazy: one folder listing at a time. Hidden files and folders (names starting with '.') are
     left out, directory symlinks are not followed, file symlinks are. A folder that cannot be
-    listed is yielded with the error text. A single file yields its own name. With ``shard``
-    (``(I, N)``) only the sources of that shard.
+    listed is yielded with the error text. A single file yields its own name.
     """
-    for source, error, _ in walk_sources(src, shard):
+    for source, error, _ in walk_sources(src):
         yield source, error
 
 
-def walk_sources(src, shard: tuple[int, int] | None = None) -> Iterator[tuple[str, str | None, str]]:
+def walk_sources(src) -> Iterator[tuple[str, str | None, str]]:
     """:func:`iter_sources` plus each source's output stem: its file stem, with the extension
     appended (``photo_png``) when a sibling image shares the stem (``photo.jpg``, ``photo.png``).
 
-    These triples are the tasks of a run.
+    These triples are the tasks of a run (:func:`maskgen.dataset.shards.walk_shard` for one shard's).
     """
-    for task in _walk(Path(src)):
-        if in_shard(task[0], shard):
-            yield task
-
-
-def _walk(src: Path) -> Iterator[tuple[str, str | None, str]]:
+    src = Path(src)
     if src.is_file():
         yield src.name, None, src.stem
         return
