@@ -4,10 +4,10 @@ Measures, at the same input size, batch size and device settings:
 
 1. bare:     forward + backward + optimizer step on a batch already on the device (the ceiling);
 2. loader:   the training DataLoader alone (decode + augment in worker processes);
-3. training: the trainer's own loop (``engine.train_one_epoch``) fed by that DataLoader.
+3. training: the trainer's own loop (``maskgen_trainer.loop.train_one_epoch``) fed by that DataLoader.
 
 and prints training / bare (the goal: at least 85%). Without DATASET it writes a toy dataset of
-face crops (``maskgen_trainer.toydata``) at ``--source-size`` px, like ``maskgen augment --crop face``.
+face crops (``tests/toydata.py``) at ``--source-size`` px, like ``maskgen augment --crop face``.
 
     python benchmarks/bench_train.py                       # toy data, CPU or CUDA
     python benchmarks/bench_train.py data/masked --image-size 224 --batch-size 64 --workers 8
@@ -22,6 +22,9 @@ import platform
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent.parent / "tests"  # the toy dataset helper lives there
 
 
 def main(argv=None) -> dict:
@@ -46,11 +49,10 @@ def main(argv=None) -> dict:
     import torch
     from torch import nn
 
-    from maskgen_trainer.common import IMAGENET_MEAN, IMAGENET_STD
     from maskgen_trainer.data import build_datasets, cpu_threads, default_workers, make_loader
     from maskgen_trainer.distributed import choose_device
-    from maskgen_trainer.engine import Normalizer, autocast_for, train_one_epoch
-    from maskgen_trainer.model import build_model
+    from maskgen_trainer.loop import Normalizer, autocast_for, train_one_epoch
+    from maskgen_trainer.model import IMAGENET_MEAN, IMAGENET_STD, build_model
 
     device = choose_device(args.device)
     cuda = device.type == "cuda"
@@ -73,8 +75,11 @@ def main(argv=None) -> dict:
     tmp = None
     dataset = args.dataset
     if dataset is None:
-        from maskgen_trainer.toydata import make_toy_dataset
-
+        sys.path.insert(0, str(TESTS))
+        try:
+            from toydata import make_toy_dataset
+        finally:
+            sys.path.remove(str(TESTS))
         tmp = tempfile.TemporaryDirectory(prefix="bench_train_")
         dataset = make_toy_dataset(tmp.name, per_class={"train": args.toy_images, "val": 2},
                                    size=args.source_size, seed=0)

@@ -13,15 +13,19 @@ Inputs default to the project's shared photos (``<repo>/../shared/data``, or
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 REAL_CLASSES = "real_mask=with_mask,no_mask=without_mask,incorrect_mask=incorrect_mask"
 
 
-def main() -> None:
-    from maskgen_trainer.common import shared_data_dir
+def shared_data_dir() -> Path:
+    """The project's shared photos beside the checkout: ``$MASKGEN_SHARED_DATA`` or ``<repo>/../shared/data``."""
+    return Path(os.environ.get("MASKGEN_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
+
+def main() -> None:
     shared = shared_data_dir()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--src", type=Path, default=shared / "unmasked_faces", help="unmasked face photos")
@@ -36,9 +40,9 @@ def main() -> None:
         sys.exit(f"{args.src} not found: pass --src (a folder of unmasked face photos)")
 
     import maskgen
-    from maskgen_trainer.common import parse_class_map
     from maskgen_trainer.config import TrainConfig
     from maskgen_trainer.metrics import format_report
+    from maskgen_trainer.photos import parse_class_map
     from maskgen_trainer.predict import evaluate_photos, predict_images
     from maskgen_trainer.train import train
 

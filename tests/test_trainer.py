@@ -1,7 +1,7 @@
 """The bundled ResNet-50 trainer, end to end on CPU: no mocks, no downloads.
 
 A tiny, easily separable dataset is drawn from scikit-image's astronaut photo
-(``maskgen_trainer.toydata``: flat "masks" over the lower face, crops framed like
+(``tests/toydata.py``: flat "masks" over the lower face, crops framed like
 ``maskgen augment --crop face``) and a real ResNet-50 is trained on it at 64 px.
 Real photos from ``<repo>/../shared/data`` (or ``$MASKGEN_SHARED_DATA``) join the
 evaluate/predict tests when present, linked from a temporary folder, never copied.
@@ -27,8 +27,11 @@ pytest.importorskip("matplotlib")
 from click.testing import CliRunner  # noqa: E402
 
 from maskgen_trainer.cli import evaluate, predict, train  # noqa: E402
-from maskgen_trainer.common import TrainerError, labelled_photos, parse_class_map, shared_data_dir  # noqa: E402
-from maskgen_trainer.toydata import group_photo, make_toy_dataset, masked_photo  # noqa: E402
+from maskgen_trainer.errors import TrainerError  # noqa: E402
+from maskgen_trainer.photos import labelled_photos, parse_class_map  # noqa: E402
+
+from conftest import shared_data_dir  # noqa: E402
+from toydata import group_photo, make_toy_dataset, masked_photo  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE = "64"
@@ -410,7 +413,7 @@ def test_class_map_parsing_and_folder_mapping(tmp_path):
 
 
 def test_early_stopping_rule():
-    from maskgen_trainer.train import EarlyStopping
+    from maskgen_trainer.stopping import EarlyStopping
 
     es = EarlyStopping("min", patience=2, min_delta=0.1)
     assert es.step(1.0, 1) and not es.step(0.95, 2) and es.bad_epochs == 1
@@ -432,9 +435,9 @@ def test_metrics_with_a_class_missing_from_the_labels():
 
 
 def test_samplers_split_the_data_between_processes():
-    from maskgen_trainer.data import BalancedSampler, ShuffledShard
+    from maskgen_trainer.data import BalancedSampler, train_sampler
 
-    shards = [list(ShuffledShard(10, rank, 2, seed=1)) for rank in range(2)]
+    shards = [list(train_sampler("loss", [0] * 10, 1, rank, 2, seed=1)) for rank in range(2)]
     assert len(shards[0]) == len(shards[1]) == 5 and sorted(shards[0] + shards[1]) == list(range(10))
     targets = [0] * 90 + [1] * 10
     drawn = [i for rank in range(2) for i in BalancedSampler(targets, 2, rank, 2, seed=0)]

@@ -4,18 +4,27 @@ A checkpoint (``last.pt``, ``best.pt``) holds::
 
     format, arch, epoch, classes, preprocessing {image_size, mean, std, crop_margin, margin_range},
     config (TrainConfig as a dict), history (one dict per epoch), best {metric, mode, value, epoch},
-    early_stopping {bad_epochs, stopped}, model, optimizer, scheduler, scaler (state dicts)
+    early_stopping {best, best_epoch, bad_epochs, stopped}, model, optimizer, scheduler, scaler (state dicts)
 
-so prediction needs nothing but the file, and ``torch.load`` can never run code from it.
+so resuming and prediction need nothing but the file, and ``torch.load`` can never run code from it.
 """
 from __future__ import annotations
 
-import os
+import shutil
 from pathlib import Path
 
 import torch
 
-from .common import ARCH, CHECKPOINT_FORMAT, TrainerError
+from maskgen.crops import DEFAULT_MARGIN, MARGIN_RANGE
+from maskgen.atomic import atomic_open
+
+from .config import TrainConfig
+from .errors import TrainerError
+from .model import IMAGENET_MEAN, IMAGENET_STD
+from .stopping import EarlyStopping
+
+CHECKPOINT_FORMAT = "maskgen-trainer/1"
+ARCH = "resnet50"
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -34,12 +43,36 @@ def model_state(model: torch.nn.Module) -> dict:
     return {k: v.detach().cpu().contiguous() for k, v in unwrap(model).state_dict().items()}
 
 
+def preprocessing(image_size: int) -> dict:
+    """What prediction must do to a face before the model sees it: the crop as in the dataset's
+    ``--crop face`` mode (maskgen's margin), resized to ``image_size``, normalised."""
+    return {"image_size": int(image_size), "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
+            "crop_margin": float(DEFAULT_MARGIN), "margin_range": [float(v) for v in MARGIN_RANGE],
+            "resize": "square crop resized to image_size"}
+
+
+def assemble(epoch: int, config: TrainConfig, classes: list[str], history: list[dict], stopper: EarlyStopping,
+             model, optimizer, scheduler, scaler) -> dict:
+    """The checkpoint of a run after ``epoch``: everything resuming and prediction need."""
+    return {"format": CHECKPOINT_FORMAT, "arch": ARCH, "epoch": epoch, "classes": list(classes),
+            "preprocessing": preprocessing(config.image_size), "config": config.to_dict(), "history": history,
+            "best": {"metric": config.metric, "mode": config.mode, "value": stopper.best,
+                     "epoch": stopper.best_epoch},
+            "early_stopping": stopper.state_dict(),
+            "model": model_state(model), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else {}}
+
+
 def save(path: Path, checkpoint: dict) -> None:
     """Write atomically: a crash never leaves half a checkpoint under the final name."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as fh:
+        torch.save(checkpoint, fh)
+
+
+def copy(source: Path, target: Path) -> None:
+    """``source`` copied to ``target`` atomically (``last.pt`` -> ``best.pt``)."""
+    with open(source, "rb") as src, atomic_open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def load(path: Path, map_location="cpu") -> dict:

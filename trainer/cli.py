@@ -11,10 +11,8 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from .common import TrainerError
-from .config import AUGMENT, BALANCE, METRICS, OPTIMIZERS, SCHEDULERS, TrainConfig
-
-DETECTORS = ("hog", "cnn")
+from .config import InferenceOptions, TrainConfig, option_fields
+from .errors import TrainerError
 
 
 def _err(message: str) -> None:
@@ -34,49 +32,45 @@ def _run(fn, *args, **kwargs):
         raise
 
 
+def _click_type(meta):
+    """The click type of an option: its choices, its range, a file path, or its plain type."""
+    kind, lo, hi = meta["kind"], meta["min"], meta["max"]
+    if meta["choices"]:
+        return click.Choice(meta["choices"])
+    if kind == "file":
+        return click.Path(dir_okay=False)
+    if kind is int and (lo is not None or hi is not None):
+        return click.IntRange(lo, hi)
+    if kind is float and (lo is not None or hi is not None):
+        return click.FloatRange(lo, hi, max_open=meta["max_open"])
+    return kind
+
+
+def options_of(cls):
+    """A decorator adding one click option per field of ``cls`` (see :func:`maskgen_trainer.config.option`):
+    default, choices, range and help come from the dataclass, nowhere else."""
+
+    def decorate(fn):
+        for f in reversed(option_fields(cls)):
+            meta = f.metadata
+            flag = "--" + (meta["name"] or f.name).replace("_", "-")
+            kwargs = {"default": f.default, "help": meta["help"] or None}
+            if meta["kind"] is bool and meta["flag"]:
+                fn = click.option(flag, f.name, is_flag=True, **kwargs)(fn)
+            elif meta["kind"] is bool:
+                fn = click.option(f"{flag}/--no-{flag[2:]}", f.name, **kwargs)(fn)
+            else:
+                fn = click.option(flag, f.name, type=_click_type(meta), **kwargs)(fn)
+        return fn
+
+    return decorate
+
+
 @click.command("train", context_settings={"show_default": True})
 @click.argument("dataset", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Run folder: checkpoints, history.csv, plots, validation report.")
-@click.option("--epochs", default=30, help="Most epochs (early stopping may end sooner).")
-@click.option("--batch-size", default=32, help="Images per batch (per process under torchrun).")
-@click.option("--image-size", default=224, help="Side of the square input, in pixels.")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adamw")
-@click.option("--lr", type=float, default=None,
-              help="Peak learning rate. [default: adamw 1e-3 from scratch, 3e-4 from --pretrained/--weights; "
-                   "sgd 0.02 / 0.01, times batch size / 32]")
-@click.option("--momentum", default=0.9, help="SGD momentum (Nesterov).")
-@click.option("--weight-decay", type=float, default=None, help="[default: sgd 1e-4, adamw 0.05]")
-@click.option("--scheduler", type=click.Choice(SCHEDULERS), default="cosine",
-              help="Learning-rate schedule after the warm-up, stepped every batch.")
-@click.option("--warmup-epochs", default=1.0, help="Linear warm-up length.")
-@click.option("--step-size", default=10, help="--scheduler step: epochs between decays.")
-@click.option("--gamma", default=0.1, help="--scheduler step: decay factor.")
-@click.option("--dropout", default=0.2, help="Dropout before the new classification layer.")
-@click.option("--label-smoothing", default=0.0)
-@click.option("--pretrained", is_flag=True, help="Start from torchvision's ImageNet weights (downloaded once).")
-@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Start from a local ResNet-50 state dict or maskgen checkpoint.")
-@click.option("--metric", type=click.Choice(METRICS), default="val_loss",
-              help="Monitored for best.pt and early stopping.")
-@click.option("--patience", default=5, help="Epochs without improvement before stopping; 0 = never.")
-@click.option("--min-delta", default=0.0, help="Smallest change of --metric that counts as improvement.")
-@click.option("--balance", type=click.Choice(BALANCE), default="loss",
-              help="Class imbalance: class-weighted loss, balanced sampling, or nothing.")
-@click.option("--augment", type=click.Choice(AUGMENT), default="default",
-              help="default: crop, flip, colour, greyscale, low resolution; light: crop, flip, colour.")
-@click.option("--workers", type=int, default=None, help="DataLoader processes. [default: 1 on CPU, more on CUDA]")
-@click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
-@click.option("--amp/--no-amp", default=None, help="Mixed precision (CUDA only). [default: on with CUDA]")
-@click.option("--channels-last/--no-channels-last", default=None, help="[default: on with CUDA]")
-@click.option("--sync-bn", is_flag=True, help="Synchronised batch norm across torchrun processes.")
-@click.option("--bn-recalibrate", default=0,
-              help="Before each validation, re-estimate batch-norm statistics over this many training "
-                   "batches (helps small datasets and short runs); 0 = off.")
-@click.option("--threads", type=int, default=None,
-              help="CPU threads for torch per process. [default on CPU: one per core, less --workers]")
-@click.option("--seed", default=0)
-@click.option("--log-every", default=50, help="Batches between progress lines; 0 = one line per epoch.")
+@options_of(TrainConfig)
 @click.option("--resume", is_flag=True,
               help="Continue the run in --out from last.pt; options given again override the stored ones.")
 @click.option("--overwrite", is_flag=True, help="Start afresh even if --out already holds a run.")
@@ -88,7 +82,6 @@ def train(ctx, dataset, out, resume, overwrite, **options):
     history.csv, plots/ and the validation report val/ into --out. Under
     `torchrun --nproc_per_node=N -m maskgen_trainer train ...` it trains with DDP.
     """
-    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in options.items()}
     if resume:
         given = {k: v for k, v in options.items()
                  if ctx.get_parameter_source(k) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)}
@@ -108,26 +101,6 @@ def train(ctx, dataset, out, resume, overwrite, **options):
                    f"AUC {v['auc']:.3f}")
 
 
-def _inference_options(fn):
-    for decorator in reversed([
-        click.option("--checkpoint", "which", default="best",
-                     help="best, last, or a file name inside RUN (RUN may also be a .pt file)."),
-        click.option("--detector", type=click.Choice(DETECTORS), default="hog",
-                     help="maskgen's face detector (cnn: slower, finds more masked faces)."),
-        click.option("--upsample", default=1, help="Detector upsampling, for small faces."),
-        click.option("--min-score", type=float, default=None,
-                     help="Drop detections scoring under this. [default: maskgen's detector default]"),
-        click.option("--max-side", default=1600, help="Detect on a copy shrunk to this side (0: never shrink)."),
-        click.option("--fallback/--no-fallback", default=True,
-                     help="Classify a photo with no face found as a whole, already-cropped face."),
-        click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N."),
-        click.option("--batch-size", default=64),
-        click.option("--workers", type=int, default=None, help="Processes reading photos and finding faces."),
-    ]):
-        fn = decorator(fn)
-    return fn
-
-
 @click.command("evaluate", context_settings={"show_default": True})
 @click.argument("run", type=click.Path(exists=True, path_type=Path))
 @click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -136,23 +109,21 @@ def _inference_options(fn):
                    "real_mask=with_mask,no_mask=without_mask; other folders are then ignored.")
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder. [default: RUN/eval/<DATA name>]")
-@_inference_options
-def evaluate(run, data, class_map, out, which, detector, upsample, min_score, max_side, fallback, device, batch_size,
-             workers):
+@options_of(InferenceOptions)
+def evaluate(run, data, class_map, out, **settings):
     """Evaluate the model in RUN on labelled real photos: DATA/<label>/<photo>.
 
     Per photo the largest face found is cropped as in training and classified; photos without a
     face are classified whole (unless --no-fallback: then counted as 'no face'). Writes
     metrics.json, predictions.csv, roc.png, confusion.png and examples.png.
     """
-    from .common import parse_class_map
+    from .photos import parse_class_map
 
     mapping = _run(parse_class_map, class_map)
     from .metrics import format_report
     from .predict import evaluate_photos
 
-    metrics = _run(evaluate_photos, run, data, out, mapping, which, detector, upsample, fallback,
-                   max_side or None, device, batch_size, workers, min_score=min_score, log=_err)
+    metrics = _run(evaluate_photos, run, data, out, mapping, _run(InferenceOptions, **settings), log=_err)
     paths = metrics["paths"]
     click.echo(f"{metrics['photos']} photos: {paths['face']} classified by their largest face, "
                f"{paths['whole']} whole (no face found), {paths['no_face']} without a face, not classified"
@@ -163,7 +134,7 @@ def evaluate(run, data, class_map, out, which, detector, upsample, min_score, ma
             click.echo(f"  accuracy via {kind}: {b['accuracy']:.3f} (n={b['n']})")
     if metrics["n"]:
         click.echo(format_report(metrics))
-    if not fallback and paths["no_face"]:
+    if not settings["fallback"] and paths["no_face"]:
         click.echo(f"accuracy counting photos without a face as wrong: {metrics['accuracy_all_photos']:.3f}")
     click.echo(f"outputs in {metrics['out']}")
 
@@ -176,17 +147,15 @@ def evaluate(run, data, class_map, out, which, detector, upsample, min_score, ma
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "both"]), default="both",
               help="predictions.csv (one row per face) and/or predictions.json (one entry per image).")
 @click.option("--annotate/--no-annotate", default=True, help="Write copies with boxes and labels to OUT/annotated.")
-@_inference_options
-def predict(run, images, out, fmt, annotate, which, detector, upsample, min_score, max_side, fallback, device,
-            batch_size, workers):
+@options_of(InferenceOptions)
+def predict(run, images, out, fmt, annotate, **settings):
     """Classify every face in IMAGES (files or folders) with the model in RUN.
 
     For each face: box, label and probability, printed and written to OUT.
     """
     from .predict import predict_images
 
-    result = _run(predict_images, run, list(images), out, which, detector, upsample, fallback, max_side or None,
-                  fmt, annotate, device, batch_size, workers, min_score=min_score, log=_err)
+    result = _run(predict_images, run, list(images), out, fmt, annotate, _run(InferenceOptions, **settings), log=_err)
     images_done = result["images"]
     paths = {k: sum(r["path"] == k for r in images_done) for k in ("face", "whole", "no_face", "unreadable")}
     faces = sum(len(r["faces"]) for r in images_done if r["path"] == "face")

@@ -1,15 +1,22 @@
-"""Training configuration: one dataclass of plain values (stored in every checkpoint)."""
+"""Every option of ``maskgen train``, ``evaluate`` and ``predict``, declared once.
+
+Each field of :class:`TrainConfig` and :class:`InferenceOptions` carries its default, its choices
+or range and its help text (:func:`option`). ``cli.py`` builds the click options from these
+fields, and :meth:`TrainConfig.validate` checks the same ranges for library callers, so a default
+or a range is written in exactly one place. No torch here (``maskgen --help`` stays fast).
+"""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 
-from .common import TrainerError
+from .errors import TrainerError
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULERS = ("cosine", "step", "none")
 METRICS = ("val_loss", "val_acc", "val_balanced_acc", "val_auc")
 BALANCE = ("loss", "sampler", "none")
 AUGMENT = ("default", "light", "none")
+DETECTORS = ("hog", "cnn")
 
 # peak learning rates: from scratch / from --pretrained or --weights; SGD's scale with batch size / 32
 DEFAULT_LR = {("sgd", False): 0.02, ("sgd", True): 0.01, ("adamw", False): 1e-3, ("adamw", True): 3e-4}
@@ -19,67 +26,101 @@ DEFAULT_WEIGHT_DECAY = {"sgd": 1e-4, "adamw": 0.05}
 FROZEN_ON_RESUME = ("image_size", "dropout", "pretrained", "weights", "optimizer")
 
 
+def option(default, help: str = "", *, kind=None, choices=None, min=None, max=None, max_open: bool = False,
+           flag: bool = False, name: str | None = None):
+    """A config field with what its command-line option needs.
+
+    ``kind`` is the value's type (taken from ``default`` unless that is None; ``"file"``: a file
+    path); ``min``/``max`` bound numbers (``max_open``: ``max`` itself excluded); ``flag``: a bool
+    set by ``--name`` alone (other bools get ``--name/--no-name``); ``name``: the option's name
+    when it differs from the field's.
+    """
+    kind = kind or type(default)
+    return field(default=default, metadata={"help": help, "kind": kind, "choices": choices, "min": min,
+                                            "max": max, "max_open": max_open, "flag": flag, "name": name})
+
+
+def option_fields(cls) -> list[Field]:
+    """The fields of ``cls`` that are command-line options (those declared with :func:`option`)."""
+    return [f for f in fields(cls) if f.default is not MISSING and "kind" in f.metadata]
+
+
+def range_text(meta) -> str:
+    lo, hi = meta["min"], meta["max"]
+    if hi is None:
+        return f"at least {lo}"
+    return f"in [{lo}, {hi})" if meta["max_open"] else f"between {lo} and {hi}"
+
+
+def check_options(obj) -> None:
+    """Raise :class:`TrainerError` for the first option of ``obj`` outside its choices or range."""
+    for f in option_fields(type(obj)):
+        value, meta = getattr(obj, f.name), f.metadata
+        flag = "--" + (meta["name"] or f.name).replace("_", "-")
+        if value is None:
+            continue
+        if meta["choices"] and value not in meta["choices"]:
+            raise TrainerError(f"{flag} must be one of {', '.join(meta['choices'])}")
+        lo, hi = meta["min"], meta["max"]
+        if (lo is not None and value < lo) or (hi is not None and (value >= hi if meta["max_open"] else value > hi)):
+            raise TrainerError(f"{flag} must be {range_text(meta)}")
+
+
+def _lr_help() -> str:
+    lr = {k: f"{v:g}" for k, v in DEFAULT_LR.items()}
+    return (f"Peak learning rate. [default: adamw {lr['adamw', False]} from scratch, {lr['adamw', True]} from "
+            f"--pretrained/--weights; sgd {lr['sgd', False]} / {lr['sgd', True]}, times batch size / 32]")
+
+
 @dataclass
 class TrainConfig:
     """Everything ``maskgen train`` can be told. ``None`` means "choose for me"."""
 
     dataset: str
     out: str
-    epochs: int = 30
-    batch_size: int = 32
-    image_size: int = 224
-    optimizer: str = "adamw"
-    lr: float | None = None  # see DEFAULT_LR
-    momentum: float = 0.9
-    weight_decay: float | None = None  # sgd 1e-4, adamw 0.05
-    scheduler: str = "cosine"
-    warmup_epochs: float = 1.0
-    step_size: int = 10
-    gamma: float = 0.1
-    dropout: float = 0.2
-    label_smoothing: float = 0.0
-    pretrained: bool = False
-    weights: str | None = None
-    metric: str = "val_loss"  # early stopping and best.pt
-    patience: int = 5  # epochs without improvement before stopping; 0 = never stop early
-    min_delta: float = 0.0
-    balance: str = "loss"
-    augment: str = "default"
-    workers: int | None = None
-    device: str = "auto"
-    amp: bool | None = None  # default: on for CUDA
-    channels_last: bool | None = None  # default: on for CUDA
-    sync_bn: bool = False
-    bn_recalibrate: int = 0  # batches used to re-estimate batch-norm statistics before each validation
-    threads: int | None = None  # torch CPU threads per process (None: on CPU, one per core less the workers)
-    seed: int = 0
-    log_every: int = 50  # batches between progress lines; 0 = one line per epoch
+    epochs: int = option(30, "Most epochs (early stopping may end sooner).", min=1)
+    batch_size: int = option(32, "Images per batch (per process under torchrun).", min=1)
+    image_size: int = option(224, "Side of the square input, in pixels.", min=32, max=1024)
+    optimizer: str = option("adamw", choices=OPTIMIZERS)
+    lr: float | None = option(None, _lr_help(), kind=float)
+    momentum: float = option(0.9, "SGD momentum (Nesterov).", min=0.0)
+    weight_decay: float | None = option(None, "[default: " + ", ".join(
+        f"{k} {v:g}" for k, v in DEFAULT_WEIGHT_DECAY.items()) + "]", kind=float, min=0.0)
+    scheduler: str = option("cosine", "Learning-rate schedule after the warm-up, stepped every batch.",
+                            choices=SCHEDULERS)
+    warmup_epochs: float = option(1.0, "Linear warm-up length.", min=0.0)
+    step_size: int = option(10, "--scheduler step: epochs between decays.", min=1)
+    gamma: float = option(0.1, "--scheduler step: decay factor.")
+    dropout: float = option(0.2, "Dropout before the new classification layer.", min=0.0, max=1.0, max_open=True)
+    label_smoothing: float = option(0.0, min=0.0, max=1.0, max_open=True)
+    pretrained: bool = option(False, "Start from torchvision's ImageNet weights (downloaded once).", flag=True)
+    weights: str | None = option(None, "Start from a local ResNet-50 state dict or maskgen checkpoint.", kind="file")
+    metric: str = option("val_loss", "Monitored for best.pt and early stopping.", choices=METRICS)
+    patience: int = option(5, "Epochs without improvement before stopping; 0 = never.", min=0)
+    min_delta: float = option(0.0, "Smallest change of --metric that counts as improvement.", min=0.0)
+    balance: str = option("loss", "Class imbalance: class-weighted loss, balanced sampling, or nothing.",
+                          choices=BALANCE)
+    augment: str = option("default", "default: crop, flip, colour, greyscale, low resolution; "
+                                     "light: crop, flip, colour.", choices=AUGMENT)
+    workers: int | None = option(None, "DataLoader processes. [default: 1 on CPU, more on CUDA]", kind=int, min=0)
+    device: str = option("auto", "auto, cpu, cuda or cuda:N.")
+    amp: bool | None = option(None, "Mixed precision (CUDA only). [default: on with CUDA]", kind=bool)
+    channels_last: bool | None = option(None, "[default: on with CUDA]", kind=bool)
+    sync_bn: bool = option(False, "Synchronised batch norm across torchrun processes.", flag=True)
+    bn_recalibrate: int = option(0, "Before each validation, re-estimate batch-norm statistics over this many "
+                                    "training batches (helps small datasets and short runs); 0 = off.", min=0)
+    threads: int | None = option(None, "CPU threads for torch per process. "
+                                       "[default on CPU: one per core, less --workers]", kind=int, min=1)
+    seed: int = option(0)
+    log_every: int = option(50, "Batches between progress lines; 0 = one line per epoch.", min=0)
 
     def __post_init__(self):
         self.validate()
 
     def validate(self) -> None:
-        checks = [
-            (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}"),
-            (self.scheduler in SCHEDULERS, f"--scheduler must be one of {', '.join(SCHEDULERS)}"),
-            (self.metric in METRICS, f"--metric must be one of {', '.join(METRICS)}"),
-            (self.balance in BALANCE, f"--balance must be one of {', '.join(BALANCE)}"),
-            (self.augment in AUGMENT, f"--augment must be one of {', '.join(AUGMENT)}"),
-            (self.epochs >= 1, "--epochs must be at least 1"),
-            (self.batch_size >= 1, "--batch-size must be at least 1"),
-            (32 <= self.image_size <= 1024, "--image-size must be between 32 and 1024"),
-            (0.0 <= self.dropout < 1.0, "--dropout must be in [0, 1)"),
-            (0.0 <= self.label_smoothing < 1.0, "--label-smoothing must be in [0, 1)"),
-            (self.patience >= 0, "--patience must be 0 (off) or more"),
-            (self.min_delta >= 0, "--min-delta must be 0 or more"),
-            (self.workers is None or self.workers >= 0, "--workers must be 0 or more"),
-            (self.threads is None or self.threads >= 1, "--threads must be at least 1"),
-            (self.bn_recalibrate >= 0, "--bn-recalibrate must be 0 (off) or more"),
-            (not (self.pretrained and self.weights), "choose one of --pretrained and --weights"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise TrainerError(message)
+        check_options(self)
+        if self.pretrained and self.weights:
+            raise TrainerError("choose one of --pretrained and --weights")
 
     @property
     def mode(self) -> str:
@@ -102,3 +143,24 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> "TrainConfig":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class InferenceOptions:
+    """How ``maskgen evaluate`` and ``maskgen predict`` find, cut and classify faces."""
+
+    which: str = option("best", "best, last, or a file name inside RUN (RUN may also be a .pt file).",
+                        name="checkpoint")
+    detector: str = option("hog", "maskgen's face detector (cnn: slower, finds more masked faces).",
+                           choices=DETECTORS)
+    upsample: int = option(1, "Detector upsampling, for small faces.", min=0)
+    min_score: float | None = option(None, "Drop detections scoring under this. "
+                                           "[default: maskgen's detector default]", kind=float)
+    max_side: int = option(1600, "Detect on a copy shrunk to this side (0: never shrink).", min=0)
+    fallback: bool = option(True, "Classify a photo with no face found as a whole, already-cropped face.")
+    device: str = option("auto", "auto, cpu, cuda or cuda:N.")
+    batch_size: int = option(64, min=1)
+    workers: int | None = option(None, "Processes reading photos and finding faces.", kind=int, min=0)
+
+    def __post_init__(self):
+        check_options(self)

@@ -1,48 +1,49 @@
-"""Datasets, transforms and loaders.
+"""Datasets, samplers and loaders.
 
-Workers decode and augment with Pillow and hand over ``uint8`` CHW tensors; conversion to
-float and normalisation happen on the device (:func:`maskgen_trainer.engine.to_device`), so
-a batch crosses to the GPU at a quarter of the float size and the CPU workers do the least.
+Workers read with :func:`maskgen.images.read_image`, augment with torchvision's PIL transforms
+and hand over ``uint8`` CHW tensors; conversion to float and normalisation happen on the device
+(:class:`maskgen_trainer.loop.Normalizer`), so a batch crosses to the GPU at a quarter of the
+float size and the CPU workers do the least. Each process (one, or several under torchrun) takes
+its share of every epoch through :class:`torch.utils.data.DistributedSampler`.
 """
 from __future__ import annotations
 
-import math
 import os
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
-from torch.utils.data import DataLoader, Dataset, Sampler
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from torchvision import transforms as T
 
-from .common import TrainerError, class_folders, image_folder_samples
+from maskgen.images import ImageReadError, read_image
+
+from .errors import TrainerError
+from .photos import class_folders, image_folder_samples
 
 _TORCH_THREADS = torch.get_num_threads()  # torch's default (one per core, or OMP_NUM_THREADS)
 
 
 class ImageList(Dataset):
-    """``(path, target)`` samples read with Pillow, transformed, returned as uint8 CHW tensors."""
+    """``(path, target)`` samples read with maskgen's reader, transformed, returned as uint8 CHW tensors."""
 
-    def __init__(self, samples: list[tuple[str, int]], classes: list[str], transform=None,
-                 draft_size: int | None = None):
+    def __init__(self, samples: list[tuple[str, int]], classes: list[str], transform=None):
         self.samples = samples
         self.classes = classes
         self.targets = [t for _, t in samples]
         self.transform = transform
-        self.draft_size = draft_size  # JPEGs larger than twice this decode at reduced scale
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def load(self, index: int) -> Image.Image:
-        path = self.samples[index][0]
-        with Image.open(path) as im:
-            if im.format == "JPEG" and self.draft_size:
-                im.draft("RGB", (self.draft_size, self.draft_size))
-            im = ImageOps.exif_transpose(im)
-            return im.convert("RGB")
+        try:
+            return Image.fromarray(read_image(self.samples[index][0]))
+        except ImageReadError as exc:
+            raise TrainerError(str(exc)) from None
 
     def __getitem__(self, index: int):
         image = self.load(index)
@@ -125,12 +126,13 @@ def build_datasets(root: Path, image_size: int, augment: str = "default"):
     """Train and val :class:`ImageList` of a generated dataset (``root/{train,val}/<label>/...``)."""
     root = Path(root)
     classes = find_dataset_classes(root)
-    train = ImageList(image_folder_samples(root / "train", classes), classes,
-                      train_transform(image_size, augment), draft_size=image_size)
+    train = ImageList(image_folder_samples(root / "train", classes), classes, train_transform(image_size, augment))
+    counts = class_counts(train.targets, len(classes))
+    if (counts == 0).any():
+        raise TrainerError(f"no training images for {', '.join(c for c, n in zip(classes, counts) if n == 0)}")
     if not (root / "val").is_dir():
         raise TrainerError(f"{root} has no val/ folder: generate the dataset with a validation split")
-    val = ImageList(image_folder_samples(root / "val", classes), classes, eval_transform(image_size),
-                    draft_size=image_size)
+    val = ImageList(image_folder_samples(root / "val", classes), classes, eval_transform(image_size))
     if len(val) == 0:
         raise TrainerError(f"{root / 'val'} holds no images")
     return train, val
@@ -147,52 +149,31 @@ def class_weights(targets, num_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-class BalancedSampler(Sampler):
-    """Draws ``len(dataset)`` indices per epoch with probability inverse to their class's size,
-    the same draw on every process, each process taking its own slice (works with DDP)."""
+class BalancedSampler(DistributedSampler):
+    """Balanced classes: each epoch draws as many indices as the dataset has, with replacement and
+    with probability inverse to the size of their class. The draw is seeded like
+    :class:`~torch.utils.data.DistributedSampler`'s shuffle (seed + epoch, the same on every
+    process) and sharded like it (each process takes every ``world_size``-th index)."""
 
     def __init__(self, targets, num_classes: int, rank: int = 0, world_size: int = 1, seed: int = 0):
+        super().__init__(targets, num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
         counts = class_counts(targets, num_classes)
-        per_sample = 1.0 / counts[np.asarray(targets)]
-        self.weights = torch.tensor(per_sample, dtype=torch.double)
-        self.rank, self.world_size, self.seed = rank, world_size, seed
-        self.num_samples = math.ceil(len(targets) / world_size)
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self.weights = torch.as_tensor(1.0 / counts[np.asarray(targets)], dtype=torch.double)
 
     def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
-        total = self.num_samples * self.world_size
-        indices = torch.multinomial(self.weights, total, replacement=True, generator=g).tolist()
-        return iter(indices[self.rank:total:self.world_size])
-
-    def __len__(self) -> int:
-        return self.num_samples
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        drawn = torch.multinomial(self.weights, self.total_size, replacement=True, generator=g).tolist()
+        return iter(drawn[self.rank:self.total_size:self.num_replicas])
 
 
-class ShuffledShard(Sampler):
-    """Shuffle per epoch (same permutation on every process) and take this process's slice;
-    with one process, a plain seeded shuffle. Pads by repeating so every process gets as many."""
-
-    def __init__(self, size: int, rank: int = 0, world_size: int = 1, seed: int = 0):
-        self.size, self.rank, self.world_size, self.seed = size, rank, world_size, seed
-        self.num_samples = math.ceil(size / world_size)
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
-        order = torch.randperm(self.size, generator=g).tolist()
-        total = self.num_samples * self.world_size
-        order += order[: total - len(order)]
-        return iter(order[self.rank:total:self.world_size])
-
-    def __len__(self) -> int:
-        return self.num_samples
+def train_sampler(balance: str, targets, num_classes: int, rank: int = 0, world_size: int = 1,
+                  seed: int = 0) -> DistributedSampler:
+    """This process's share of each training epoch (call ``set_epoch`` before each): a seeded
+    shuffle (:class:`~torch.utils.data.DistributedSampler`, padded so every process gets as many),
+    or with ``balance="sampler"`` a :class:`BalancedSampler`."""
+    if balance == "sampler":
+        return BalancedSampler(targets, num_classes, rank, world_size, seed)
+    return DistributedSampler(targets, num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
 
 
 def default_workers(device_type: str) -> int:
@@ -224,3 +205,31 @@ def make_loader(dataset, batch_size: int, sampler=None, workers: int = 0, pin_me
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
                       pin_memory=pin_memory, drop_last=drop_last,
                       generator=torch.Generator().manual_seed(seed), **kwargs)
+
+
+@dataclass
+class Loaders:
+    """The datasets and loaders of a training run, this process's share of each."""
+
+    train_set: ImageList
+    val_set: ImageList
+    sampler: DistributedSampler
+    train: DataLoader
+    val: DataLoader
+    val_indices: list[int]
+
+
+def build_loaders(config, rank: int, world_size: int, workers: int, pin_memory: bool, start_epoch: int = 1) -> Loaders:
+    """Training and validation loaders of ``config.dataset`` for process ``rank`` of ``world_size``."""
+    train_set, val_set = build_datasets(config.dataset, config.image_size, config.augment)
+    sampler = train_sampler(config.balance, train_set.targets, len(train_set.classes), rank, world_size, config.seed)
+    # a last batch of one would break batch norm in training mode
+    drop_last = len(sampler) % config.batch_size == 1 or len(sampler) >= 4 * config.batch_size
+    train = make_loader(train_set, config.batch_size, sampler, workers, pin_memory=pin_memory, drop_last=drop_last,
+                        seed=config.seed * 1000 + rank + start_epoch)
+    if len(train) == 0:
+        raise TrainerError("the training set is smaller than one batch; lower --batch-size")
+    val_indices = list(range(rank, len(val_set), world_size))
+    val = make_loader(Subset(val_set, val_indices), config.batch_size * 2, None, workers, pin_memory=pin_memory,
+                      seed=config.seed)
+    return Loaders(train_set, val_set, sampler, train, val, val_indices)

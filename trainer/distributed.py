@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .errors import TrainerError
+
 
 @dataclass
 class DistInfo:
@@ -36,8 +38,6 @@ def choose_device(name: str, info: DistInfo | None = None) -> torch.device:
     device = torch.device(name)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            from .common import TrainerError
-
             raise TrainerError(f"--device {name}: CUDA is not available on this machine")
         if local is not None:
             device = torch.device("cuda", local)

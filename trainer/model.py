@@ -7,9 +7,12 @@ import torch
 from torch import nn
 from torchvision.models import ResNet50_Weights, resnet50
 
-from .common import TrainerError
+from .errors import TrainerError
 
 IMAGENET_WEIGHTS = ResNet50_Weights.IMAGENET1K_V2
+# the normalisation ImageNet-trained ResNets expect (also used from scratch: one preprocessing for all)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def build_model(num_classes: int, dropout: float = 0.0) -> nn.Module:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import read_csv
+from maskgen.atomic import atomic_open
+
+from .files import read_csv
 
 
 def _pyplot():
@@ -16,6 +18,13 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(fig, path: Path) -> None:
+    """``fig`` as a PNG at ``path``, written atomically, then closed."""
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png")
+    _pyplot().close(fig)
 
 
 def _floats(rows, key):
@@ -61,8 +70,7 @@ def plot_history(history_csv: Path, out_dir: Path) -> list[Path]:
             ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(out_dir / name)
-        plt.close(fig)
+        _save(fig, out_dir / name)
         written.append(out_dir / name)
     return written
 
@@ -92,8 +100,7 @@ def plot_roc(targets, probs, classes: list[str], path: Path, title: str = "ROC")
     ax.set_ylim(0, 1.01)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)
     return Path(path)
 
 
@@ -115,8 +122,7 @@ def plot_confusion(confusion, classes: list[str], path: Path, title: str = "conf
     ax.set_ylabel("true")
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)
     return Path(path)
 
 
@@ -159,6 +165,5 @@ def plot_examples(items: list[dict], classes: list[str], path: Path, per_cell: i
                 ax.set_ylabel(f"{label}\n({total})", fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)
     return Path(path)

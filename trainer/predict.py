@@ -9,6 +9,7 @@ never padded, in training or here).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -17,11 +18,18 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from . import checkpoint as ckpt_mod
-from .common import TrainerError, is_image, labelled_photos, list_images, read_rgb, write_csv, write_json
+from maskgen.crops import crop_square, cut_square, face_square
+from maskgen.images import ImageReadError, read_image, write_image_atomic
+
+from . import checkpoint as ckpt
+from .config import InferenceOptions
 from .distributed import choose_device
-from .engine import Normalizer, autocast_for, stderr_log
+from .errors import TrainerError
+from .files import write_csv, write_json
+from .loop import Normalizer, autocast_for, stderr_log
+from .metrics import softmax
 from .model import build_model
+from .photos import is_image, labelled_photos, list_images
 from .report import write_report
 
 PATHS = ("face", "whole", "no_face", "unreadable")
@@ -33,7 +41,7 @@ class Classifier:
     """A trained checkpoint ready for inference on RGB uint8 crops."""
 
     def __init__(self, path, device: str = "auto", batch_size: int = 64):
-        data = ckpt_mod.load(path)
+        data = ckpt.load(path)
         self.path = Path(path)
         self.classes: list[str] = list(data["classes"])
         prep = data["preprocessing"]
@@ -65,9 +73,8 @@ class Classifier:
         return torch.cat(out).double().numpy()
 
     def probs(self, crops: list[np.ndarray]) -> np.ndarray:
-        logits = self.logits(crops)
-        e = np.exp(logits - logits.max(axis=1, keepdims=True)) if len(logits) else logits
-        return e / e.sum(axis=1, keepdims=True) if len(logits) else e
+        """Class probabilities (N, C) for RGB uint8 crops already of size ``image_size``."""
+        return softmax(self.logits(crops))
 
 
 def whole_square(shape) -> np.ndarray:
@@ -108,14 +115,12 @@ class PhotoCrops(Dataset):
         return len(self.paths)
 
     def __getitem__(self, index: int) -> dict:
-        from maskgen.crops import crop_square, face_square, inside_frame
-
         path = self.paths[index]
         item = {"index": index, "path": path, "faces": [], "kind": "unreadable", "error": "", "width": 0, "height": 0}
         try:
-            image = read_rgb(path)
-        except TrainerError as exc:
-            item["error"] = str(exc)
+            image = read_image(path)
+        except ImageReadError as exc:
+            item["error"] = f"cannot read {exc}"
             return item
         item["height"], item["width"] = image.shape[:2]
         found = detect(image, self.detector, self.upsample, self.max_side, self.min_score)
@@ -125,14 +130,13 @@ class PhotoCrops(Dataset):
                 found = [max(found, key=lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))]
             item["kind"] = "face"
             for box, score in found:
-                square = inside_frame(face_square(box, self.margin), image.shape)
-                item["faces"].append({"box": box, "score": score, "square": square,
-                                      "crop": crop_square(image, square, self.image_size)})
+                crop, square = cut_square(image, face_square(box, self.margin), self.image_size)
+                item["faces"].append({"box": box, "score": score, "square": square, "crop": crop})
         elif self.fallback:
             item["kind"] = "whole"
-            square = whole_square(image.shape)
+            crop, square = cut_square(image, whole_square(image.shape), self.image_size)
             item["faces"].append({"box": np.array([0.0, 0.0, image.shape[1], image.shape[0]]), "score": float("nan"),
-                                  "square": square, "crop": crop_square(image, square, self.image_size)})
+                                  "square": square, "crop": crop})
         else:
             item["kind"] = "no_face"
         return item
@@ -159,18 +163,28 @@ def _prob_columns(classes):
     return [f"p_{c}" for c in classes]
 
 
-def evaluate_photos(run, data, out=None, class_map: dict | None = None, which: str = "best", detector: str = "hog",
-                    upsample: int = 1, fallback: bool = True, max_side: int | None = 1600, device: str = "auto",
-                    batch_size: int = 64, workers: int | None = None, min_score: float | None = None,
-                    log=stderr_log) -> dict:
+def _settings(options: InferenceOptions | None, overrides: dict) -> InferenceOptions:
+    """``options`` (default: :class:`InferenceOptions`'s defaults) with keyword ``overrides``."""
+    return dataclasses.replace(options or InferenceOptions(), **overrides)
+
+
+def _photo_crops(paths: list[str], clf: Classifier, opts: InferenceOptions, largest_only: bool = False) -> PhotoCrops:
+    return PhotoCrops(paths, clf.image_size, clf.margin, opts.detector, opts.upsample, opts.max_side or None,
+                      opts.fallback, largest_only=largest_only, min_score=opts.min_score)
+
+
+def evaluate_photos(run, data, out=None, class_map: dict | None = None, options: InferenceOptions | None = None,
+                    log=stderr_log, **overrides) -> dict:
     """Evaluate a trained run on labelled real photos (``data/<folder>/<photo>``).
 
     Per photo the largest detected face is classified; with no face found, the whole photo (if
     ``fallback``) or nothing: the photo then counts as ``no_face``. Writes metrics.json,
     predictions.csv, roc.png, confusion.png, examples.png under ``out`` and returns the metrics.
+    ``options`` (or keywords such as ``detector="cnn"``) say how faces are found.
     """
-    path = ckpt_mod.resolve(run, which)
-    clf = Classifier(path, device=device, batch_size=batch_size)
+    opts = _settings(options, overrides)
+    path = ckpt.resolve(run, opts.which)
+    clf = Classifier(path, device=opts.device, batch_size=opts.batch_size)
     photos, ignored = labelled_photos(Path(data), clf.classes, class_map or {})
     if not photos:
         raise TrainerError(f"no photos found in {data}")
@@ -179,13 +193,35 @@ def evaluate_photos(run, data, out=None, class_map: dict | None = None, which: s
     if ignored:
         log(f"ignoring folders not named in --classes: {', '.join(ignored)}")
     log(f"evaluating {path} (epoch {clf.epoch}, classes {', '.join(clf.classes)}) on {len(photos)} photos from {data}")
-    dataset = PhotoCrops([p for p, _, _ in photos], clf.image_size, clf.margin, detector, upsample,
-                         max_side, fallback, largest_only=True, min_score=min_score)
-    rows, targets, probs, crops_at = [], [], [], []
     start = time.perf_counter()
-    for batch in _photo_loader(dataset, workers):
-        crops = [item["faces"][0]["crop"] for item in batch if item["faces"]]
-        p = clf.probs(crops)
+    rows, targets, probs, crops_at = _classify_largest_faces(clf, photos, opts, log)
+    extra = {"checkpoint": str(path), "epoch": clf.epoch, "data": str(data), "class_map": class_map or {},
+             "ignored_folders": ignored, "detector": opts.detector, "upsample": opts.upsample,
+             "min_score": opts.min_score, "fallback": opts.fallback, "crop_margin": clf.margin,
+             "image_size": clf.image_size, **_path_counts(rows), "seconds": time.perf_counter() - start}
+
+    def load_image(i):
+        file, square = crops_at[i]
+        try:
+            return crop_square(read_image(file), square, clf.image_size)
+        except ImageReadError:
+            return None
+
+    columns = ["file", "folder", "label", "pred", "prob", "correct", "path", "faces_found", "box", "square",
+               *_prob_columns(clf.classes), "width", "height", "error"]
+    probs_arr = np.array(probs).reshape(len(targets), len(clf.classes))
+    metrics = write_report(out, clf.classes, targets, probs_arr, rows, columns, load_image, extra=extra,
+                           title=f"{Path(data).name} ({len(targets)} photos)")
+    metrics["out"] = str(out)
+    return metrics
+
+
+def _classify_largest_faces(clf: Classifier, photos: list[tuple[str, int, str]], opts: InferenceOptions, log):
+    """Per photo a CSV row; for those classified also the target, the probabilities and (file, square)."""
+    dataset = _photo_crops([p for p, _, _ in photos], clf, opts, largest_only=True)
+    rows, targets, probs, crops_at = [], [], [], []
+    for batch in _photo_loader(dataset, opts.workers):
+        p = clf.probs([item["faces"][0]["crop"] for item in batch if item["faces"]])
         k = 0
         for item in batch:
             _, target, folder = photos[item["index"]]
@@ -206,39 +242,19 @@ def evaluate_photos(run, data, out=None, class_map: dict | None = None, which: s
             rows.append(row)
         if len(rows) % 80 < len(batch) and len(rows) < len(photos):
             log(f"  {len(rows)}/{len(photos)} photos")
-    elapsed = time.perf_counter() - start
+    return rows, targets, probs, crops_at
+
+
+def _path_counts(rows: list[dict]) -> dict:
+    """How many photos went which way, and the accuracy of each way."""
     counts = {kind: sum(r["path"] == kind for r in rows) for kind in PATHS}
-    probs_arr = np.array(probs).reshape(len(targets), len(clf.classes))
     by_path = {}
     for kind in ("face", "whole"):
         sel = [r for r in rows if r["path"] == kind]
         by_path[kind] = {"n": len(sel), "accuracy": (sum(r["correct"] for r in sel) / len(sel)) if sel else None}
     readable = len(rows) - counts["unreadable"]
-    extra = {
-        "checkpoint": str(path), "epoch": clf.epoch, "data": str(data), "class_map": class_map or {},
-        "ignored_folders": ignored, "detector": detector, "upsample": upsample,
-        "min_score": min_score, "fallback": fallback,
-        "crop_margin": clf.margin, "image_size": clf.image_size, "photos": len(rows), "paths": counts,
-        "by_path": by_path,
-        "accuracy_all_photos": (sum(r.get("correct", 0) for r in rows) / readable) if readable else None,
-        "seconds": elapsed,
-    }
-
-    def load_image(i):
-        from maskgen.crops import crop_square
-
-        file, square = crops_at[i]
-        try:
-            return crop_square(read_rgb(file), square, clf.image_size)
-        except TrainerError:
-            return None
-
-    columns = ["file", "folder", "label", "pred", "prob", "correct", "path", "faces_found", "box", "square",
-               *_prob_columns(clf.classes), "width", "height", "error"]
-    metrics = write_report(out, clf.classes, targets, probs_arr, rows, columns, load_image, extra=extra,
-                           title=f"{Path(data).name} ({len(targets)} photos)")
-    metrics["out"] = str(out)
-    return metrics
+    return {"photos": len(rows), "paths": counts, "by_path": by_path,
+            "accuracy_all_photos": (sum(r.get("correct", 0) for r in rows) / readable) if readable else None}
 
 
 def gather_inputs(inputs) -> list[tuple[str, str]]:
@@ -282,23 +298,34 @@ def annotate(image: np.ndarray, faces: list[dict], classes: list[str]) -> np.nda
     return out
 
 
-def predict_images(run, inputs, out=None, which: str = "best", detector: str = "hog", upsample: int = 1,
-                   fallback: bool = True, max_side: int | None = 1600, fmt: str = "both", annotated: bool = True,
-                   device: str = "auto", batch_size: int = 64, workers: int | None = None,
-                   min_score: float | None = None, log=stderr_log) -> dict:
+def _write_annotated(out: Path, rel: str, source: str, faces: list[dict], classes: list[str], used: set) -> str:
+    """``out/annotated/<rel>.jpg`` (a new name when two inputs share one): the photo with its faces drawn."""
+    name = Path(rel).with_suffix(".jpg")
+    stem, n = name.with_suffix(""), 1
+    while str(name) in used:
+        name = Path(f"{stem}_{n}.jpg")
+        n += 1
+    used.add(str(name))
+    target = out / "annotated" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_image_atomic(target, annotate(read_image(source), faces, classes), quality=90)
+    return str(target)
+
+
+def predict_images(run, inputs, out=None, fmt: str = "both", annotated: bool = True,
+                   options: InferenceOptions | None = None, log=stderr_log, **overrides) -> dict:
     """Classify every face in each image; write predictions.csv / predictions.json and annotated
-    copies under ``out``. Returns ``{"out": folder, "images": [one dict per image with its faces]}``."""
-    path = ckpt_mod.resolve(run, which)
-    clf = Classifier(path, device=device, batch_size=batch_size)
+    copies under ``out``. Returns ``{"out": folder, "images": [one dict per image with its faces]}``.
+    ``options`` (or keywords such as ``detector="cnn"``) say how faces are found."""
+    opts = _settings(options, overrides)
+    path = ckpt.resolve(run, opts.which)
+    clf = Classifier(path, device=opts.device, batch_size=opts.batch_size)
     files = gather_inputs(inputs)
     out = Path(out) if out else (Path(run) if Path(run).is_dir() else path.parent) / "predict"
     out.mkdir(parents=True, exist_ok=True)
-    dataset = PhotoCrops([p for p, _ in files], clf.image_size, clf.margin, detector, upsample, max_side, fallback,
-                         min_score=min_score)
     results, rows, used_names = [], [], set()
-    for batch in _photo_loader(dataset, workers):
-        crops = [face["crop"] for item in batch for face in item["faces"]]
-        p = clf.probs(crops)
+    for batch in _photo_loader(_photo_crops([p for p, _ in files], clf, opts), opts.workers):
+        p = clf.probs([face["crop"] for item in batch for face in item["faces"]])
         k = 0
         for item in batch:
             source, rel = files[item["index"]]
@@ -313,18 +340,7 @@ def predict_images(run, inputs, out=None, which: str = "best", detector: str = "
             result = {"file": source, "path": item["kind"], "faces": faces, "width": item["width"],
                       "height": item["height"], "error": item["error"]}
             if annotated and item["kind"] != "unreadable":
-                name = Path(rel).with_suffix(".jpg")
-                stem, n = name.with_suffix(""), 1
-                while str(name) in used_names:
-                    name = Path(f"{stem}_{n}.jpg")
-                    n += 1
-                used_names.add(str(name))
-                target = out / "annotated" / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                from PIL import Image
-
-                Image.fromarray(annotate(read_rgb(source), faces, clf.classes)).save(target, quality=90)
-                result["annotated"] = str(target)
+                result["annotated"] = _write_annotated(out, rel, source, faces, clf.classes, used_names)
             results.append(result)
             for face in faces:
                 rows.append({"file": source, "face": face["face"], "x0": face["box"][0], "y0": face["box"][1],
@@ -340,5 +356,5 @@ def predict_images(run, inputs, out=None, which: str = "best", detector: str = "
         write_csv(out / "predictions.csv", rows, columns)
     if fmt in ("json", "both"):
         write_json(out / "predictions.json", {"checkpoint": str(path), "classes": clf.classes,
-                                              "detector": detector, "crop_margin": clf.margin, "images": results})
+                                              "detector": opts.detector, "crop_margin": clf.margin, "images": results})
     return {"out": str(out), "checkpoint": str(path), "classes": clf.classes, "images": results}

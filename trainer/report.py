@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import write_csv, write_json
+from .files import write_csv, write_json
 from .metrics import classification_metrics
 from .plots import plot_confusion, plot_examples, plot_roc
 

@@ -1,4 +1,6 @@
-"""One training epoch and batched inference, in the style of torchvision's reference scripts.
+"""The training loop's two halves, in the style of torchvision's reference scripts:
+:func:`train_one_epoch` and :func:`evaluate`, with batched inference and the batch-norm
+recalibration they use.
 
 Nothing in the inner loop waits for the device: losses and correct counts are summed on it
 and read once per epoch (or every ``log_every`` batches).
@@ -12,6 +14,9 @@ import time
 import numpy as np
 import torch
 from torch import nn
+
+from . import distributed as D
+from .metrics import classification_metrics, softmax
 
 
 class Normalizer:
@@ -80,6 +85,24 @@ def train_one_epoch(model: nn.Module, criterion, optimizer, loader, normalize: N
     elapsed = time.perf_counter() - start
     return {"loss_sum": float(loss_sum.item()), "correct": int(correct.item()), "images": seen,
             "time": elapsed, "data_wait": data_wait}
+
+
+def evaluate(model: nn.Module, loader, indices: list[int], targets, classes: list[str], normalize: Normalizer,
+             autocast=contextlib.nullcontext, info: D.DistInfo | None = None) -> dict:
+    """Metrics (loss, accuracy, AUC, per class...) of the whole validation set, the same on every process.
+
+    ``loader`` yields this process's share of the validation images, those at ``indices``;
+    ``targets`` are the labels of the whole set. The logits of every process are gathered and put
+    back in the set's order, so every process takes the same early-stopping decision.
+    """
+    info = info or D.DistInfo()
+    logits = predict_logits(model.module if info.enabled else model, loader, normalize, autocast)
+    parts = D.gather_objects((indices, logits), info)
+    order = np.concatenate([np.asarray(i, dtype=np.int64) for i, _ in parts])
+    stacked = np.concatenate([part.reshape(len(i), len(classes)) for i, part in parts])
+    logits = np.empty_like(stacked)
+    logits[order] = stacked
+    return classification_metrics(targets, softmax(logits), classes, logits=logits)
 
 
 @torch.inference_mode()

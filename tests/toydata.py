@@ -1,10 +1,11 @@
 """A tiny, easily separable masked-face dataset drawn from scikit-image's astronaut photo.
 
-For the trainer's tests, benchmark and smoke runs: no download, no real data needed. The
-face is found with maskgen's detector; a "mask" is a filled polygon over the landmarks (nose
-to chin for ``with_mask``, mouth to chin for ``incorrect_mask``), and crops are framed the
-way ``maskgen augment --crop face`` frames them (random margins around the face box).
-Not a stand-in for the real generator: use it to check the machinery, never the model.
+For the trainer's tests, benchmark and smoke runs (a test helper, not installed with the
+trainer): no download, no real data needed. The face is found with maskgen's detector; a
+"mask" is a filled polygon over the landmarks (nose to chin for ``with_mask``, mouth to chin
+for ``incorrect_mask``), and crops are framed the way ``maskgen augment --crop face`` frames
+them (random margins around the face box). Not a stand-in for the real generator: use it to
+check the machinery, never the model.
 """
 from __future__ import annotations
 
