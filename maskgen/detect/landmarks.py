@@ -38,6 +38,17 @@ def flip_landmarks(landmarks: np.ndarray, width: int) -> np.ndarray:
     return flipped[FLIP_PERMUTATION]
 
 
+def roll_angle(eye_line: np.ndarray) -> float:
+    """In-plane rotation of a face in radians, from the direction of its eye line (from the right eye,
+    image left, to the left eye); positive turns the face clockwise on screen (image y points down)."""
+    return float(np.arctan2(eye_line[1], eye_line[0]))
+
+
+def landmark_roll(landmarks: np.ndarray) -> float:
+    """In-plane rotation of a face in radians, from its eye centres (see :func:`roll_angle`)."""
+    return roll_angle(landmarks[42:48].mean(0) - landmarks[36:42].mean(0))
+
+
 def region_polygons(landmarks: np.ndarray) -> dict[str, np.ndarray]:
     """Polygons used to check where a mask sits: eyes, nose, mouth and chin."""
     lm = np.asarray(landmarks, dtype=np.float64)

@@ -1,5 +1,7 @@
 """The mask catalog: built-in procedural types with realistic palettes, plus user masks.
 
+Attributes are drawn from a type's palette and textures in :mod:`maskgen.mask.sampling`.
+
 A user mask is a folder with ``mask.png`` (RGBA) and ``anchors.json`` (see docs/masks.md).
 Folders are found in ``masks/`` shipped with maskgen and in every folder listed in the
 ``MASKGEN_MASK_PATH`` environment variable; a folder path is also accepted as a type name.
@@ -12,10 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
-
 from maskgen.mask.colors import parse_colour
-from maskgen.mask.textures import PATTERNS
 
 
 @dataclass(frozen=True)
@@ -137,12 +136,6 @@ def list_mask_types() -> list[str]:
     return names
 
 
-def mask_type_weights(names: list[str]) -> np.ndarray:
-    """Probabilities of ``names`` under 'random': real-world prevalence for built-in types."""
-    w = np.array([get_mask_type(n).weight for n in names], np.float64)
-    return w / w.sum()
-
-
 def random_mask_types() -> list[str]:
     """The types drawn for ``mask_type='random'``: all but user masks marked ``in_random: false``."""
     return [n for n in list_mask_types() if get_mask_type(n).in_random]
@@ -167,39 +160,3 @@ def get_mask_type(name: str) -> MaskType:
 def describe_mask_type(name: str) -> str:
     return get_mask_type(name).description
 
-
-def resolve_color(color: str | None, spec: MaskType, rng: np.random.Generator) -> tuple[str, str]:
-    """The colour to use: the user's, or one drawn from the type's palette (always one draw)."""
-    palette = spec.palette or RANDOM_COLOURS
-    weights = np.array([w for _, _, w in palette], np.float64)
-    pick = palette[int(rng.choice(len(palette), p=weights / weights.sum()))]
-    if color is None or color == "random":
-        return pick[0], pick[1]
-    if color == "any":
-        pool = RANDOM_COLOURS
-        return pool[int(rng.integers(len(pool)))][:2]
-    return parse_colour(color)
-
-
-def sample_texture(texture: str | None, strength: float | None, spec: MaskType,
-                   rng: np.random.Generator) -> tuple[str, float]:
-    """The texture and its strength (always the same number of draws)."""
-    names = [t for t, _ in spec.textures]
-    weights = np.array([w for _, w in spec.textures], np.float64)
-    pick = names[int(rng.choice(len(names), p=weights / weights.sum()))]
-    any_pick = PATTERNS[int(rng.integers(len(PATTERNS)))]
-    drawn_strength = float(rng.uniform(0.55, 1.0))
-    if texture is None:
-        chosen = pick
-    elif texture == "random":
-        chosen = any_pick
-    elif texture == "none" or texture in PATTERNS:
-        chosen = texture
-    elif os.path.isfile(texture):
-        chosen = str(texture)
-    else:
-        raise ValueError(f"unknown texture {texture!r}: use none, random, an image file, "
-                         f"or one of {', '.join(PATTERNS)}")
-    if chosen in ("nonwoven", "none"):
-        drawn_strength = 1.0
-    return chosen, float(strength) if strength is not None else drawn_strength

@@ -1,4 +1,4 @@
-"""Colour helpers: hex and names to linear RGB and back."""
+"""Colour helpers: hex and names to linear RGB and back, luminance, and whether a photo is grey."""
 from __future__ import annotations
 
 import numpy as np
@@ -50,5 +50,22 @@ def hex_to_linear(h: str) -> np.ndarray:
 
 
 def luminance(rgb_linear) -> np.ndarray:
+    """Relative luminance (Rec. 709 weights) of linear RGB."""
     rgb = np.asarray(rgb_linear, np.float32)
     return rgb[..., 0] * 0.2126 + rgb[..., 1] * 0.7152 + rgb[..., 2] * 0.0722
+
+
+def is_grey(image: np.ndarray, tolerance: int = 0) -> bool:
+    """True when the three channels of an RGB uint8 image agree within ``tolerance`` everywhere.
+
+    The check runs first on a sample of about 64 x 64 pixels. With ``tolerance`` 0 (exactly grey, as
+    a hue change or a colour JPEG would break) every pixel is checked after that; with a tolerance
+    (nearly grey, as a lossy-coded black-and-white photo is) the sample decides.
+    """
+    sub = image[:: max(1, image.shape[0] // 64), :: max(1, image.shape[1] // 64)].astype(np.int16)
+    if not (np.abs(sub[..., 0] - sub[..., 1]).max() <= tolerance and
+            np.abs(sub[..., 1] - sub[..., 2]).max() <= tolerance):
+        return False
+    if tolerance > 0:
+        return True
+    return bool(np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 0], image[..., 2]))

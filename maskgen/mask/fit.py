@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from maskgen.mask.canonical import (BROW_LIFT, CANONICAL_VERTICES, MEAN_SHAPE, MESH_LANDMARKS, RING_DISTANCES, TRIANGLES,
-                        jaw_normals)
+from maskgen.detect.landmarks import roll_angle
+from maskgen.mask.canonical import (BROW_LIFT, CANONICAL_VERTICES, MEAN_SHAPE, MESH_LANDMARKS, RING_DISTANCES,
+                                    TRIANGLES, jaw_normals)
 
 POSE_LANDMARKS = np.r_[0:17, 27:48]  # jaw, nose and eyes: stable under expressions
 
@@ -62,8 +63,9 @@ class FaceMesh:
 
     @property
     def roll(self) -> float:
-        """In-plane rotation of the face, radians."""
-        return float(np.arctan2(self.linear[1, 0], self.linear[0, 0]))
+        """In-plane rotation of the face, radians: that of the pose's image of the canonical x axis,
+        which runs through the eye centres."""
+        return roll_angle(self.linear[:, 0])
 
     def to_image(self, pts: np.ndarray) -> np.ndarray:
         """Canonical points to image points through the mesh (affine pose outside it)."""

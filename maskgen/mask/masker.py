@@ -1,8 +1,9 @@
 """Library entry points: mask one face or every face of an image.
 
-Per face: sample attributes (:mod:`options`), build the control mesh (:mod:`fit`), draw the mask
-in the canonical frame (:mod:`shapes`, or a user mask from :mod:`catalog`), light it like the face
-(:mod:`render`), warp it onto the face and blend it in.
+Per face: sample attributes (:mod:`sampling`), build the control mesh (:mod:`fit`), draw the mask
+in the canonical frame (:mod:`drawings` on a :mod:`canvas`, or a user mask from :mod:`user_masks`)
+with its fabric (:mod:`textures`), light it like the face (:mod:`render`), warp it onto the face and
+blend it in.
 """
 from __future__ import annotations
 
@@ -10,15 +11,16 @@ import time
 
 import numpy as np
 
-from maskgen.mask import drawings as shapes
+from maskgen.detect.face import Face
 from maskgen.mask.catalog import get_mask_type
 from maskgen.mask.colors import hex_to_linear
+from maskgen.mask.drawings import draw_builtin_mask
 from maskgen.mask.fit import build_mesh, warp_layers
-from maskgen.mask.options import MaskOptions, sample_attributes
+from maskgen.mask.options import MaskOptions
 from maskgen.mask.render import composite, measure_lighting, shade
-from maskgen.mask.textures import PATTERNS, image_texture, pattern
-from maskgen.detect.face import Face
 from maskgen.mask.results import MaskAttributes, MaskedFace, MaskResult
+from maskgen.mask.sampling import sample_attributes
+from maskgen.mask.textures import fabric_albedo
 from maskgen.mask.user_masks import draw_user_mask
 
 MAX_TEMPLATE_SCALE = 240.0  # canonical raster resolution cap, pixels per face unit
@@ -87,25 +89,17 @@ def render_mask(target: np.ndarray, source: np.ndarray, face: Face, attrs: MaskA
     sides = (mesh.side_factors[0] > 0.55, mesh.side_factors[1] > 0.55)
     spec = get_mask_type(attrs.mask_type)
     base = hex_to_linear(attrs.color)
-
-    def texture_albedo(X, Y, ppu):
-        if attrs.texture in ("none", ""):
-            tex = base[None, None, :] * np.ones(X.shape + (1,), np.float32)
-        elif attrs.texture in PATTERNS:
-            tex = pattern(attrs.texture, X, Y, base, rng, ppu)
-        else:
-            tex = image_texture(attrs.texture, X, Y)
-        s = float(attrs.texture_strength)
-        return base[None, None, :] * (1 - s) + tex * s
-
     if spec.folder is not None:
-        template = draw_user_mask(spec, attrs, rng, px_per_unit, sides, base)
+        drawing = draw_user_mask(spec, attrs, rng, px_per_unit, sides, base)
     else:
-        template = shapes.draw(attrs, rng, px_per_unit, sides, base, texture_albedo)
+        def fabric(X, Y, ppu):
+            return fabric_albedo(attrs.texture, attrs.texture_strength, base, X, Y, ppu, rng)
+
+        drawing = draw_builtin_mask(attrs, rng, px_per_unit, sides, base, fabric)
     lighting = measure_lighting(source, mesh)
-    lit = shade(template.albedo, template.relief, template.occlusion, template.gloss, px_per_unit, lighting)
+    lit = shade(drawing.albedo, drawing.relief, drawing.occlusion, drawing.gloss, px_per_unit, lighting)
     clock.lap("render")
-    warped = warp_layers(mesh, template.raster, [template.alpha, lit], target.shape, region=template.outline)
+    warped = warp_layers(mesh, drawing.raster, [drawing.alpha, lit], target.shape, region=drawing.outline)
     clock.lap("fit")
     if warped is None:
         return None

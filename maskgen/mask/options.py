@@ -1,12 +1,14 @@
-"""What the user asks for (:class:`MaskOptions`) and how a mask's attributes are sampled from it."""
+"""What the user asks for: :class:`MaskOptions`, the wear styles and their labels.
+
+The attributes of each mask are drawn from the options in :mod:`maskgen.mask.sampling`.
+"""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-import numpy as np
-
-from maskgen.mask.results import MaskAttributes
+from maskgen.mask.catalog import list_mask_types, random_mask_types
 
 WEAR_STYLES = {
     "correct": "covers the nose bridge down to under the chin",
@@ -62,6 +64,7 @@ class MaskOptions:
     extra: dict = field(default_factory=dict)
 
     def wear_weights(self) -> dict[str, float]:
+        """Normalised weight of each wear style asked for."""
         if isinstance(self.wear, Mapping):
             return parse_wear(",".join(f"{k}={v}" for k, v in self.wear.items()))
         return parse_wear(self.wear)
@@ -71,10 +74,7 @@ class MaskOptions:
         return isinstance(self.mask_type, str) and self.mask_type.strip() in ("", "random")
 
     def mask_types(self) -> list[str]:
-        import os
-
-        from maskgen.mask.catalog import list_mask_types, random_mask_types
-
+        """The type names to draw from; ValueError naming an unknown one."""
         known = list_mask_types()
         if isinstance(self.mask_type, str):
             names = [t.strip() for t in self.mask_type.split(",") if t.strip()]
@@ -87,28 +87,3 @@ class MaskOptions:
                 raise ValueError(f"unknown mask type {name!r}; choose from {', '.join(known)} or 'random'")
         return names
 
-
-def sample_attributes(options: MaskOptions, rng: np.random.Generator) -> MaskAttributes:
-    """Draw one mask's attributes from ``options`` with ``rng`` (always the same number of draws)."""
-    from maskgen.mask.catalog import get_mask_type, resolve_color, sample_texture
-
-    from maskgen.mask.catalog import mask_type_weights
-
-    types = options.mask_types()
-    if options.is_random_type():
-        mask_type = types[int(rng.choice(len(types), p=mask_type_weights(types)))]
-    else:
-        mask_type = types[int(rng.integers(len(types)))]
-    weights = options.wear_weights()
-    names = list(weights)
-    wear = names[int(rng.choice(len(names), p=np.array([weights[n] for n in names])))]
-    spec = get_mask_type(mask_type)
-    color_hex, color_name = resolve_color(options.color, spec, rng)
-    texture, strength = sample_texture(options.texture, options.texture_strength, spec, rng)
-    j = float(options.shape_jitter)
-    height = 1.0 + j * float(rng.uniform(-0.06, 0.06))
-    width = 1.0 + j * float(rng.uniform(-0.05, 0.05))
-    top = j * float(rng.uniform(-0.04, 0.05))
-    return MaskAttributes(mask_type=mask_type, wear=wear, color=color_hex, color_name=color_name,
-                          texture=texture, texture_strength=round(strength, 3),
-                          height=round(height, 4), width=round(width, 4), top=round(top, 4))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from maskgen.mask.colors import linear_to_srgb, luminance, uint8_to_linear
+from maskgen.mask.colors import is_grey, linear_to_srgb, luminance, uint8_to_linear
 from maskgen.mask.fit import FaceMesh
 
 # canonical skin sample points below the eyes (foreheads are often hair, chins often beard):
@@ -20,6 +20,7 @@ from maskgen.mask.fit import FaceMesh
 _SAMPLES = np.array([[-0.62, 0.42], [-0.55, 0.78], [0.62, 0.42], [0.55, 0.78], [0.0, 0.15], [0.0, 0.5]])
 _LEFT, _RIGHT, _UPPER, _LOWER = [0, 1], [2, 3], [0, 2, 4], [1, 3, 5]
 AMBIENT = 0.42
+GREY_TOLERANCE = 3  # channel spread (0..255) below which a photo counts as black and white
 
 
 @dataclass
@@ -37,12 +38,6 @@ class Lighting:
         xs = np.arange(x0, x0 + width, dtype=np.float32)[None, :]
         ys = np.arange(y0, y0 + height, dtype=np.float32)[:, None]
         return np.clip(self.plane[0] + self.plane[1] * xs + self.plane[2] * ys, 0.45, 1.7).astype(np.float32)
-
-
-def is_grayscale(image: np.ndarray) -> bool:
-    """True when the three channels are (nearly) the same everywhere."""
-    sub = image[:: max(1, image.shape[0] // 64), :: max(1, image.shape[1] // 64)].astype(np.int16)
-    return bool(np.abs(sub[..., 0] - sub[..., 1]).max() <= 3 and np.abs(sub[..., 1] - sub[..., 2]).max() <= 3)
 
 
 def _patch_mean(lin: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray | None:
@@ -98,7 +93,8 @@ def measure_lighting(image: np.ndarray, mesh: FaceMesh) -> Lighting:
     direction /= np.linalg.norm(direction)
     noise = _noise_sigma(image, mesh)
     blur = 0.45 + 0.25 * float(np.clip(scale / 120.0, 0, 1))
-    return Lighting(exposure, tint, direction, noise, blur, is_grayscale(image), _plane(pts, lum, mesh))
+    return Lighting(exposure, tint, direction, noise, blur, is_grey(image, GREY_TOLERANCE),
+                    _plane(pts, lum, mesh))
 
 
 def _plane(points: np.ndarray, lum: np.ndarray, mesh: FaceMesh) -> np.ndarray:

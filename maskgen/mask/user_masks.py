@@ -11,7 +11,7 @@ import numpy as np
 
 from maskgen.mask.catalog import ANCHOR_NAMES, MaskType
 from maskgen.mask.colors import luminance, srgb_to_linear
-from maskgen.mask.drawings import Canvas, Template, _face_bulge
+from maskgen.mask.canvas import Canvas, MaskDrawing, face_bulge
 
 # where each anchor sits on a correctly worn mask, in canonical face units
 CANONICAL_ANCHORS = {
@@ -48,8 +48,8 @@ def thin_plate_spline(src: np.ndarray, dst: np.ndarray):
     return apply
 
 
-def draw_user_mask(spec: MaskType, attrs, rng, px_per_unit: float, sides, base_linear) -> Template:
-    """The user's RGBA mask as a canonical-frame template."""
+def draw_user_mask(spec: MaskType, attrs, rng, px_per_unit: float, sides, base_linear) -> MaskDrawing:
+    """The user's RGBA mask as a canonical-frame drawing (recoloured to ``base_linear`` when it asks)."""
     rgba = cv2.imread(str(spec.folder / "mask.png"), cv2.IMREAD_UNCHANGED)
     if rgba is None or rgba.ndim != 3 or rgba.shape[2] != 4:
         raise ValueError(f"{spec.folder / 'mask.png'}: needs an RGBA PNG")
@@ -69,6 +69,6 @@ def draw_user_mask(spec: MaskType, attrs, rng, px_per_unit: float, sides, base_l
             if (alpha > 0.5).any() else np.ones_like(alpha)
         albedo = base_linear[None, None, :] * np.clip(shade, 0, 1.2)[..., None]
     alpha = alpha * c.below_lowest
-    outline = c.hull(np.array([[-1.4, 0.0], [1.4, 0.0], [1.4, 2.2], [-1.4, 2.2]]))
-    return Template(c.raster, alpha, albedo.astype(np.float32), _face_bulge(c.X, c.Y),
-                    np.ones_like(alpha), np.full_like(alpha, 0.03), outline)
+    outline = c.own_to_canonical(np.array([[-1.4, 0.0], [1.4, 0.0], [1.4, 2.2], [-1.4, 2.2]]))
+    return MaskDrawing(c.raster, alpha, albedo.astype(np.float32), face_bulge(c.X, c.Y),
+                       np.ones_like(alpha), np.full_like(alpha, 0.03), outline)

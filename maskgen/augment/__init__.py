@@ -1,0 +1,19 @@
+"""Augmentation of a masked image together with its labels.
+
+:func:`augment` takes an image with its faces' landmarks, boxes and mask alphas, and returns them
+moved together (:class:`AugmentResult`). The step reads in four modules:
+
+- :mod:`~maskgen.augment.spec`: the spec format, its validation, the presets, user config files;
+- :mod:`~maskgen.augment.parameters`: one augmentation's parameters drawn from a spec;
+- :mod:`~maskgen.augment.labels`: landmarks and boxes through the warp, and their visibility;
+- :mod:`~maskgen.augment.pipeline`: the geometric and photometric stages (the only module that
+  imports imgaug).
+"""
+from __future__ import annotations
+
+from maskgen.augment.pipeline import AugmentResult, augment
+from maskgen.augment.spec import (GEOMETRIC_OPS, KEYS, OPS, PHOTOMETRIC_OPS, PRESETS, load_augment_config,
+                                  preset_spec, validate_spec)
+
+__all__ = ["AugmentResult", "GEOMETRIC_OPS", "KEYS", "OPS", "PHOTOMETRIC_OPS", "PRESETS", "augment",
+           "load_augment_config", "preset_spec", "validate_spec"]

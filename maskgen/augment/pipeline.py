@@ -1,0 +1,211 @@
+"""The augmentation pipeline: the only module that imports imgaug.
+
+Parameters are drawn once (:func:`~maskgen.augment.parameters.sample_parameters`) from the caller's
+``np.random.Generator`` and applied in two stages: a geometric stage (flip, affine, crop) moves the
+image, the landmarks, the boxes and the mask alphas together; a photometric stage (brightness,
+contrast, hue, saturation, blur, noise, JPEG) changes the image only. Plain numpy goes in and comes out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from maskgen.augment.labels import check_inputs, keypoints, labels_from_keypoints, visible_fraction
+from maskgen.augment.parameters import sample_parameters
+from maskgen.augment.spec import PRESET_SPECS, resolve_spec
+from maskgen.detect.landmarks import flip_landmarks
+from maskgen.mask.colors import is_grey
+
+if not hasattr(np, "sctypes"):  # removed in numpy 2; imgaug 0.4.0 reads it at import
+    np.sctypes = {
+        "int": [np.int8, np.int16, np.int32, np.int64],
+        "uint": [np.uint8, np.uint16, np.uint32, np.uint64],
+        "float": [np.float16, np.float32, np.float64, np.longdouble],
+        "complex": [np.complex64, np.complex128, np.clongdouble],
+        "others": [bool, object, bytes, str, np.void],
+    }
+
+import imgaug.augmenters as iaa  # noqa: E402
+from imgaug.augmentables.batches import _BatchInAugmentation  # noqa: E402  (no copies)
+from imgaug.augmentables.heatmaps import HeatmapsOnImage  # noqa: E402
+from imgaug.augmentables.kps import KeypointsOnImage  # noqa: E402
+
+
+@dataclass
+class AugmentResult:
+    """The augmented image and, per face, its moved labels."""
+
+    image: np.ndarray  # RGB uint8, same size; the input array itself when nothing ran
+    landmarks: list[np.ndarray]  # per face (68, 2) float, clipped to the image (None stays None)
+    boxes: list[np.ndarray]  # per face (4,) float x0, y0, x1, y1, clipped to the image
+    alphas: list[np.ndarray]  # per face HxW float32 0..1, geometry only ([] when alphas=None)
+    visible: list[float]  # per face: share of the moved, unclipped box inside the frame
+    applied: list[str]  # what ran, with the exact parameters used
+
+
+def augment(image: np.ndarray, landmarks, boxes, alphas=None, preset="light",
+            rng: np.random.Generator | None = None) -> AugmentResult:
+    """Augment one image with its faces' landmarks, boxes and mask alphas.
+
+    ``preset`` is one of :data:`~maskgen.augment.spec.PRESETS` or a spec dict (format in
+    :mod:`maskgen.augment.spec`); ``rng`` drives every random choice and is required unless the
+    preset is ``"none"``. ``landmarks`` may be None, or hold None for a face without landmarks;
+    ``alphas`` may be None.
+    """
+    landmarks, boxes, alphas = check_inputs(image, landmarks, boxes, alphas)
+    spec = resolve_spec(preset)
+    h, w = image.shape[:2]
+    if spec is PRESET_SPECS["none"]:
+        return _unchanged(image, landmarks, boxes, alphas)
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"augment needs an np.random.Generator unless preset is 'none', got {type(rng).__name__}")
+    s = sample_parameters(spec, rng)
+    applied: list[str] = []
+    img, landmarks, boxes, alphas = _flip(s, image, landmarks, boxes, alphas, applied)
+    img, points, alphas = _geometric_stage(s, img, keypoints(landmarks, boxes), alphas, applied)
+    out_landmarks, out_boxes, visible = labels_from_keypoints(landmarks, points, w, h)
+    alphas_out = [] if alphas is None else [
+        None if a is None else np.ascontiguousarray(a, dtype=np.float32) for a in alphas]
+    img = _photometric_stage(s, img, image, applied)
+    return AugmentResult(img, out_landmarks, out_boxes, alphas_out, visible, applied)
+
+
+def _unchanged(image, landmarks, boxes, alphas) -> AugmentResult:
+    """The result of preset 'none': the image itself, the labels copied and clipped."""
+    h, w = image.shape[:2]
+    alphas_out = [] if alphas is None else [None if a is None else np.asarray(a, np.float32) for a in alphas]
+    return AugmentResult(image, [None if lm is None else lm.copy() for lm in landmarks],
+                         [np.clip(b, 0, [w, h, w, h]) for b in boxes], alphas_out,
+                         [visible_fraction(b, w, h) for b in boxes], [])
+
+
+def _flip(s: dict, image, landmarks, boxes, alphas, applied: list):
+    """The horizontal flip, done here so the landmark indices swap with it."""
+    if not s["flip"]:
+        return image, landmarks, boxes, alphas
+    w = image.shape[1]
+    img = cv2.flip(np.ascontiguousarray(image), 1)
+    landmarks = [None if lm is None else flip_landmarks(lm, w) for lm in landmarks]
+    boxes = [np.array([w - b[2], b[1], w - b[0], b[3]]) for b in boxes]
+    if alphas is not None:
+        alphas = [None if a is None else cv2.flip(np.asarray(a, np.float32), 1) for a in alphas]
+    applied.append("fliplr")
+    return img, landmarks, boxes, alphas
+
+
+def _geometric_stage(s: dict, img, points: list, alphas, applied: list):
+    """Affine and crop through imgaug, moving the points and the alphas with the image."""
+    h, w = img.shape[:2]
+    geometric = _geometric_augmenter(s, s["seed"], h, w, applied)
+    if geometric is None:
+        return img, points, alphas
+    alpha_idx = [i for i, a in enumerate(alphas or []) if a is not None]
+    batch = _BatchInAugmentation(images=[img])
+    if points:
+        batch.keypoints = [KeypointsOnImage.from_xy_array(np.vstack(points), shape=img.shape)]
+    if alpha_idx:
+        stack = np.stack([alphas[i] for i in alpha_idx], axis=-1).astype(np.float32, copy=False)
+        batch.heatmaps = [HeatmapsOnImage(np.clip(stack, 0, 1, out=stack), shape=img.shape)]
+    batch = geometric.augment_batch_(batch)
+    img = batch.images[0]
+    if points:
+        moved = batch.keypoints[0].to_xy_array().astype(np.float64)
+        sizes = np.cumsum([len(p) for p in points])[:-1]
+        points = np.split(moved, sizes)
+    if alpha_idx:
+        warped = batch.heatmaps[0].get_arr()
+        alphas = list(alphas)
+        for j, i in enumerate(alpha_idx):
+            alphas[i] = warped[..., j]
+    return img, points, alphas
+
+
+def _photometric_stage(s: dict, img: np.ndarray, original: np.ndarray, applied: list) -> np.ndarray:
+    """The image-only ops; never writes into ``original`` (the caller's image)."""
+    grey = is_grey(img)
+    photometric = _photometric_augmenter(s, s["seed"] + 16, grey, applied)
+    if photometric is not None:
+        if np.may_share_memory(img, original):
+            img = img.copy()  # imgaug works in place below; never touch the caller's image
+        img = photometric.augment_batch_(_BatchInAugmentation(images=[img])).images[0]
+    if s["noise"][0]:
+        img = _noise(img, s["noise"][1], s["seed"] + 22)
+    if s["jpeg"][0]:
+        img = _jpeg(img, s["jpeg"][1], grey)
+    return img
+
+
+def _geometric_augmenter(s: dict, seed: int, h: int, w: int, applied: list):
+    children, parts = [], []
+    rotate, scale, shear = (s[k][1] if s[k][0] else None for k in ("rotate", "scale", "shear"))
+    tx, ty = s["translate"][1]
+    if rotate is not None:
+        parts.append(f"rotate={rotate:g}")
+    if scale is not None:
+        parts.append(f"scale={scale:g}")
+    if s["translate"][0]:
+        parts.append(f"tx={tx:g},ty={ty:g}")
+    if shear is not None:
+        parts.append(f"shear={shear:g}")
+    if parts:
+        affine = iaa.Affine(
+            scale=1.0 if scale is None else scale, rotate=rotate or 0.0, shear=shear or 0.0,
+            translate_percent={"x": tx, "y": ty} if s["translate"][0] else None,
+            order=1, cval=0, mode="constant", backend="cv2", seed=seed)
+        affine._order_heatmaps = 1  # alphas: bilinear like the image (imgaug 0.4.0 default: cubic)
+        children.append(affine)
+        applied.append(f"affine({','.join(parts)})")
+    if s["crop"][0]:
+        t, r, b, l = s["crop"][1]
+        # crop, then resize back bilinearly (Crop(keep_size=True) would upscale with INTER_AREA)
+        children.append(iaa.Crop(percent=(t, r, b, l), keep_size=False, seed=seed + 1))
+        children.append(iaa.Resize({"height": h, "width": w}, interpolation="linear", seed=seed + 3))
+        applied.append(f"crop(t={t:g},r={r:g},b={b:g},l={l:g})")
+    return iaa.Sequential(children, seed=seed + 2) if children else None
+
+
+def _photometric_augmenter(s: dict, seed: int, grey: bool, applied: list):
+    children = []
+
+    def add(op, augmenter, record):
+        if s[op][0]:
+            children.append(augmenter())
+            applied.append(record)
+
+    add("brightness", lambda: iaa.Multiply(s["brightness"][1], seed=seed), f"brightness({s['brightness'][1]:g})")
+    add("contrast", lambda: iaa.LinearContrast(s["contrast"][1], seed=seed + 1), f"contrast({s['contrast'][1]:g})")
+    if not grey:  # a hue or saturation change would put colour into a grey image
+        add("hue", lambda: iaa.AddToHue(int(round(s["hue"][1] * 255 / 360)), seed=seed + 2),
+            f"hue({s['hue'][1]:g})")
+        add("saturation", lambda: iaa.pillike.EnhanceColor(s["saturation"][1], seed=seed + 3),
+            f"saturation({s['saturation'][1]:g})")
+    add("blur", lambda: iaa.GaussianBlur(s["blur"][1], seed=seed + 4), f"blur(sigma={s['blur'][1]:g})")
+    k, angle = s["motion_blur"][1]
+    add("motion_blur", lambda: iaa.MotionBlur(k=k, angle=angle, direction=0.0, seed=seed + 5),
+        f"motion_blur(k={k},angle={angle})")
+    # noise and JPEG run after imgaug, in _noise and _jpeg: imgaug's AdditiveGaussianNoise is
+    # about twice as slow, its JpegCompression goes through deprecated imageio calls
+    if s["noise"][0]:
+        applied.append(f"noise(sigma={s['noise'][1]:g})")
+    if s["jpeg"][0]:
+        applied.append(f"jpeg(q={s['jpeg'][1]})")
+    return iaa.Sequential(children, seed=seed + 8) if children else None
+
+
+def _noise(image: np.ndarray, sigma: float, seed: int) -> np.ndarray:
+    """Gaussian noise, the same on every channel (grey stays grey), rounded and saturated."""
+    noise = np.random.default_rng(seed).standard_normal(image.shape[:2], dtype=np.float32)
+    noise *= sigma
+    return cv2.add(image, cv2.merge([noise] * image.shape[2]), dtype=cv2.CV_8U)
+
+
+def _jpeg(image: np.ndarray, quality: int, grey: bool) -> np.ndarray:
+    """JPEG round trip at ``quality``; a grey image is coded as one channel so it stays grey."""
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    if grey:
+        _, buf = cv2.imencode(".jpg", np.ascontiguousarray(image[..., 0]), params)
+        return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2RGB)
+    _, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params)
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)

@@ -1,0 +1,181 @@
+"""The drawing surface for one mask: grids in the mask's own frame, and the primitives drawn on them.
+
+Every mask is drawn as if worn correctly, in its *own* frame: canonical face units (see
+:mod:`maskgen.mask.canonical`) stretched by the sampled width and height. A :class:`Canvas` maps that
+frame onto the canonical frame of the chosen wear style (:func:`wear_transform` moves and squashes the
+mask's vertical coordinate), so pleats and seams travel with the mask. The result of a drawing is a
+:class:`MaskDrawing`: alpha, albedo (linear RGB), a relief height map (face units) from which the
+renderer derives shading, an occlusion map (pleat shadows, seams, stitches) and gloss.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from maskgen.mask.canonical import MEAN_SHAPE, jaw_normals
+from maskgen.mask.fit import Raster
+from maskgen.mask.results import MaskAttributes
+from maskgen.mask.textures import smooth_noise
+
+JAW = MEAN_SHAPE[0:17]
+JAW_NORMALS = jaw_normals(JAW, MEAN_SHAPE[30])
+TOP = 0.20  # canonical y of a correctly worn mask's top edge on the nose bridge
+WEAR_TOP = {"correct": TOP, "nose": 0.815, "chin": 1.37}  # canonical y of the top edge per wear style
+WEAR_SQUASH = {"correct": 1.0, "nose": 0.96, "chin": 0.8}  # vertical squash per wear style
+NOSE_WEAR_LIFT = 0.09  # how far the sides rise when the mask sits under the nose
+LOWEST = 2.62  # nothing is drawn below this (the mesh ends under the neck)
+
+
+@dataclass
+class MaskDrawing:
+    """A mask drawn on a canonical-frame raster, ready to be lit, warped and blended."""
+
+    raster: Raster
+    alpha: np.ndarray
+    albedo: np.ndarray
+    relief: np.ndarray
+    occlusion: np.ndarray
+    gloss: np.ndarray
+    outline: np.ndarray  # canonical polygon bounding the drawing
+
+
+def smoothstep(x):
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def jaw_offset(margins) -> np.ndarray:
+    """Jaw points 0..16 pushed outward by ``margins`` (scalar or 17 values)."""
+    return JAW + np.asarray(margins, np.float64).reshape(-1, 1) * JAW_NORMALS
+
+
+def chin_margins(side: float, chin: float) -> np.ndarray:
+    """Margins growing from ``side`` at the jaw's top to ``chin`` under the chin."""
+    t = 1 - np.abs(np.arange(17) - 8) / 8
+    return side + (chin - side) * smoothstep(t)
+
+
+def catmull_rom(points: np.ndarray, closed: bool = True, samples: int = 12) -> np.ndarray:
+    """Catmull-Rom curve through ``points``, ``samples`` points per segment."""
+    p = np.asarray(points, np.float64)
+    n = len(p)
+    out = []
+    rng = range(n) if closed else range(n - 1)
+    for i in rng:
+        p0, p1 = p[(i - 1) % n] if closed or i > 0 else p[0], p[i]
+        p2 = p[(i + 1) % n]
+        p3 = p[(i + 2) % n] if closed or i + 2 < n else p[-1]
+        for t in np.linspace(0, 1, samples, endpoint=False):
+            t2, t3 = t * t, t * t * t
+            out.append(0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2 +
+                              (-p0 + 3 * p1 - 3 * p2 + p3) * t3))
+    if not closed:
+        out.append(p[-1])
+    return np.array(out)
+
+
+def fill_polygon(raster: Raster, polygon: np.ndarray) -> np.ndarray:
+    """Anti-aliased coverage of a canonical polygon on the raster (0..1)."""
+    canvas = np.zeros((raster.height, raster.width), np.uint8)
+    pts = np.round(raster.to_pixels(polygon) * 16).astype(np.int32)
+    cv2.fillPoly(canvas, [pts], 255, lineType=cv2.LINE_AA, shift=4)
+    return canvas.astype(np.float32) / 255.0
+
+
+def stroke_polyline(raster: Raster, polyline: np.ndarray, width: float, closed: bool = False) -> np.ndarray:
+    """Anti-aliased line along a canonical polyline, ``width`` in face units."""
+    canvas = np.zeros((raster.height, raster.width), np.uint8)
+    pts = np.round(raster.to_pixels(polyline) * 16).astype(np.int32)
+    thickness = max(1, int(round(width * raster.scale)))
+    cv2.polylines(canvas, [pts], closed, 255, thickness, lineType=cv2.LINE_AA, shift=4)
+    return canvas.astype(np.float32) / 255.0
+
+
+def edge_distance(alpha: np.ndarray, raster: Raster) -> np.ndarray:
+    """Distance (face units) from each pixel inside the mask to its outline."""
+    inside = (alpha > 0.5).astype(np.uint8)
+    return cv2.distanceTransform(inside, cv2.DIST_L2, 3) / raster.scale
+
+
+def below_curve(Y, X, top_fn, raster: Raster) -> np.ndarray:
+    """Anti-aliased half-plane under a top-edge curve y = top_fn(x)."""
+    return np.clip((Y - top_fn(X)) * raster.scale + 0.5, 0, 1).astype(np.float32)
+
+
+def wear_transform(wear: str, top: float, bottom: float) -> tuple[float, float]:
+    """Top edge and squash turning a correctly worn mask's y into the ``wear`` style's y."""
+    target = WEAR_TOP[wear]
+    squash = WEAR_SQUASH[wear]
+    if wear != "correct":
+        squash = min(squash, (LOWEST - 0.03 - target) / max(bottom - top, 1e-3))
+    return target, squash
+
+
+class Canvas:
+    """Grids and helpers for drawing one mask: X and Y are the coordinates of the mask's own
+    (correct-wear) frame at each raster pixel, so every drawing can ignore the wear style.
+
+    ``top`` and ``bottom`` are the mask type's edges when worn correctly, ``half_width`` its extent
+    to either side; ``sides`` tells which sides of the face are visible (ear loops are drawn there).
+    """
+
+    def __init__(self, attrs: MaskAttributes, rng: np.random.Generator, px_per_unit: float,
+                 sides: tuple[bool, bool], top: float, bottom: float, half_width: float):
+        self.attrs, self.rng, self.sides = attrs, rng, sides
+        # the top-edge variation matters on the nose bridge; elsewhere it must not uncover the lips
+        self.top = top + (attrs.top if attrs.wear == "correct" else 0.3 * attrs.top)
+        self.width_scale = attrs.width
+        self.height_scale = attrs.height
+        worn_top, squash = wear_transform(attrs.wear, self.top, bottom)
+        self.squash = squash
+        self.worn_top = worn_top
+        y_lo = worn_top - 0.1
+        y_hi = min(worn_top + (bottom + 0.15 - self.top) * squash * self.height_scale, LOWEST)
+        hw = half_width * self.width_scale + 0.55
+        self.raster = Raster.around((-hw, y_lo, hw, y_hi), px_per_unit)
+        Xi, Yi = self.raster.grid()
+        self.X = Xi / self.width_scale
+        # own-frame y: undo the wear shift/squash, the height variation and the side lift
+        self.Y = self.top + (Yi - worn_top + self.lift(Xi)) / (squash * self.height_scale)
+        self.below_lowest = (Yi <= LOWEST).astype(np.float32)
+
+    def lift(self, x_canonical) -> np.ndarray:
+        """Below the nose the nose wire has nothing to wrap: the top edge straightens, sides rise."""
+        if self.attrs.wear != "nose":
+            return np.zeros_like(x_canonical)
+        return NOSE_WEAR_LIFT * smoothstep(np.abs(x_canonical) / 0.5)
+
+    def own_to_canonical(self, pts: np.ndarray) -> np.ndarray:
+        """Points of the mask's own frame to the canonical frame of its wear style."""
+        p = np.asarray(pts, np.float64).copy()
+        p[:, 0] *= self.width_scale
+        p[:, 1] = self.worn_top + (p[:, 1] - self.top) * self.squash * self.height_scale - self.lift(p[:, 0])
+        return p
+
+    def fill(self, polygon: np.ndarray) -> np.ndarray:
+        """Coverage of an own-frame polygon."""
+        return fill_polygon(self.raster, self.own_to_canonical(polygon))
+
+    def stroke(self, polyline: np.ndarray, width: float, closed: bool = False) -> np.ndarray:
+        """Coverage of a line along an own-frame polyline."""
+        return stroke_polyline(self.raster, self.own_to_canonical(polyline), width, closed)
+
+    def edge_distance(self, alpha: np.ndarray) -> np.ndarray:
+        """Distance (face units) from each pixel inside ``alpha`` to its outline."""
+        return edge_distance(alpha, self.raster)
+
+
+def face_bulge(X, Y) -> np.ndarray:
+    """Relief of fabric stretched over a face: rounded across, raised over the nose and chin."""
+    across = np.sqrt(np.clip(1 - (X / 1.42) ** 2, 0, 1))
+    nose = 0.14 * np.exp(-((X / 0.42) ** 2) - ((Y - 0.65) / 0.5) ** 2)
+    chin = 0.08 * np.exp(-((X / 0.6) ** 2) - ((Y - 1.6) / 0.4) ** 2)
+    return (0.9 * across + nose + chin).astype(np.float32)
+
+
+def soft_wrinkles(c: Canvas, amplitude: float = 0.02) -> np.ndarray:
+    """Low, random undulation of fabric, so no two masks are lit identically."""
+    n = smooth_noise(c.X.shape, 0.35 * c.raster.scale, c.rng) - 0.5
+    return (amplitude * 2 * n).astype(np.float32)
