@@ -222,10 +222,19 @@ def crop_outputs(gen: Path, data: Path, seed: int, negatives: int) -> dict[str, 
 
 
 def evaluate_default_detector(maskgen_cmd: list[str]) -> str:
-    """The detector ``maskgen evaluate`` uses by default (read from its --help)."""
+    """The detector ``maskgen evaluate`` uses by default (read from its --help), if the library's
+    ``find_faces`` has it too; else HOG, with one line saying so."""
+    import maskgen
+
     text = subprocess.run(maskgen_cmd + ["evaluate", "--help"], capture_output=True, text=True).stdout
     match = re.search(r"--detector\s+\[[^\]]*\](.*?)\[default:\s*([\w-]+)\]", text, re.S)
-    return match.group(2) if match and "--" not in match.group(1) else "hog"
+    detector = match.group(2) if match and "--" not in match.group(1) else "hog"
+    try:
+        maskgen.find_faces(np.zeros((64, 64, 3), np.uint8), detector=detector)
+    except (ValueError, ImportError, RuntimeError) as exc:
+        print(f"the --pick crops use hog: maskgen.find_faces cannot use evaluate's default detector {detector!r} ({exc})")
+        detector = "hog"
+    return detector
 
 
 def face_crop(image: np.ndarray, detector: str, size: int) -> tuple[np.ndarray, bool]:
@@ -346,7 +355,7 @@ def score_folder(eval_dir: Path, root: Path, classes: list[str]) -> dict:
             per.setdefault(sources.get(rel, "(not in manifest)"), []).append(r)
         result["per_source"] = {s: figures(rs, classes) for s, rs in sorted(per.items())}
         scored = {s: v["balanced_accuracy"] for s, v in result["per_source"].items()
-                  if v["balanced_accuracy"] is not None}
+                  if v["balanced_accuracy"] is not None and len(v["recall"]) >= 2}  # both kinds of photo
         if scored:
             worst = min(scored, key=scored.get)
             result["worst_source"] = {"source": worst, "balanced_accuracy": scored[worst]}
@@ -377,7 +386,8 @@ def print_scores(title: str, s: dict, classes: list[str]) -> None:
         print(f"  incorrect_mask called with_mask: {fmt(s['incorrect_called_with_mask'])}")
     for src, v in s.get("per_source", {}).items():
         rec = "  ".join(f"{c} {fmt(v['recall'][c])}" for c in classes if c in v["recall"])
-        print(f"  {src:<45} balanced accuracy {fmt(v['balanced_accuracy'])}  {rec}  (n={v['n']})")
+        one = ", one class only: not counted for the worst source" if len(v["recall"]) < 2 else ""
+        print(f"  {src:<45} balanced accuracy {fmt(v['balanced_accuracy'])}  {rec}  (n={v['n']}{one})")
     if "worst_source" in s:
         w = s["worst_source"]
         print(f"  worst source: {w['source']} {fmt(w['balanced_accuracy'])}")
