@@ -83,6 +83,7 @@ TRAIN_SHARE = 0.85          # 2 classes: share of portraits (identities) trained
 VARIANTS = 7                # 2 classes: masked variants per photo, each with an unmasked twin
 CROP_SIDE = (1.1, 1.6)      # 2 classes: crop side / face box side
 CROP_SIZE = 128
+MARKER = ".realworld"          # marks a work folder this script may empty
 RECIPES = {
     2: {"image_size": 112, "augment": "none", "wear": "correct",
         "train": ["--batch-size", "32", "--optimizer", "adamw", "--lr", "1e-3", "--scheduler", "cosine",
@@ -486,9 +487,12 @@ def main(argv=None) -> dict:
     class_names = sorted(set(real_folders.values()) | ({"incorrect_mask"} if args.classes == 3 else set()))
     pick_folders = labelled_folders(args.pick, args.classes, "--pick")
     work, mg = args.work, maskgen_command()
+    if work.exists() and any(work.iterdir()) and not (work / MARKER).exists():
+        fail(f"--work {work} holds files of something else; give an empty or new folder (it is emptied first)")
     shutil.rmtree(work, ignore_errors=True)
     data, run_dir = work / "data", work / "run"
     data.mkdir(parents=True)
+    (work / MARKER).write_text("a work folder of benchmarks/realworld.py, emptied at each run\n")
     times: dict[str, float] = {}
     detector = evaluate_default_detector(mg)
     begin = time.perf_counter()
