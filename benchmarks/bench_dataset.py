@@ -103,7 +103,7 @@ def limited_src(src: Path, limit: int | None, tmp: Path) -> Path:
     """``src`` itself, or a folder of symlinks to its first ``limit`` images (never copies)."""
     if not limit:
         return src
-    from maskgen.dataset.build import iter_sources
+    from maskgen.dataset.sources import iter_sources
 
     sub = tmp / "src"
     for rel, _ in iter_sources(src):
@@ -145,7 +145,9 @@ def check_resume(src: Path, out: Path, args, reference: str) -> None:
     cmd = [sys.executable, "-c", "from maskgen.cli.main import main; main()", "augment", str(src), str(out),
            "--workers", str(max(args.workers)), "--no-progress", "-q", "--seed", str(args.seed)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    total = sum(1 for _ in __import__("maskgen.dataset.build", fromlist=["iter_sources"]).iter_sources(src))
+    from maskgen.dataset.sources import iter_sources
+
+    total = sum(1 for _ in iter_sources(src))
     while proc.poll() is None:
         parts = out / ".parts"
         n = sum(1 for _ in parts.rglob("*.json")) if parts.is_dir() else 0
@@ -178,12 +180,13 @@ def main() -> int:
         print(f"no photos at {args.src} (set MASKGEN_SHARED_DATA or pass --src)", file=sys.stderr)
         return 2
     from maskgen import DatasetConfig, build_dataset
+    from maskgen.dataset.sources import iter_sources
 
     tmp = Path(tempfile.mkdtemp(prefix="maskgen-bench-"))
     base = args.keep or tmp
     try:
         src = limited_src(args.src, args.limit, tmp)
-        n = sum(1 for _ in __import__("maskgen.dataset.build", fromlist=["iter_sources"]).iter_sources(src))
+        n = sum(1 for _ in iter_sources(src))
         print(f"source: {args.src} ({n} images), cpu cores available: {len(os.sched_getaffinity(0))}, "
               f"load average {os.getloadavg()[0]:.1f}")
         results = {}

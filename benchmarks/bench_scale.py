@@ -1,13 +1,13 @@
-"""Benchmark and identity check of the cluster engines on a folder of real photos.
+"""Benchmark and identity check of the runners (local, dask) and shards on a folder of real photos.
 
 Runs ``maskgen augment`` on the same photos with the same seed as
 
 1. a local run with 1 worker (the reference),
 2. a local run with 2 worker processes,
-3. ``--engine dask`` on a local cluster of 2 worker processes, started by the run, and on one
+3. ``--runner dask`` on a local cluster of 2 worker processes, started by the run, and on one
    started and warmed up (imports, models) before timing,
 4. 3 array-job shards (``--shard 0/3``, ``1/3``, ``2/3``) joined by ``maskgen merge``,
-5. ``--engine dask`` on a 2-worker cluster whose busy worker is killed (SIGKILL) midway,
+5. ``--runner dask`` on a 2-worker cluster whose busy worker is killed (SIGKILL) midway,
 
 and prints images/s for 1-3 and whether 2-5 wrote byte-identical images and manifests
 (``settings.json``, ``metadata.csv``, ``skipped.csv``, the split manifests and COCO files) to 1.
@@ -50,11 +50,11 @@ def _warm_worker(detector: str) -> int:
     """Import what the per-image job uses and load the models (what the local fork server does)."""
     import importlib
 
-    from maskgen.dataset import job as work
+    from maskgen.dataset import worker
 
     for name in ("maskgen.detect.faces", "maskgen.mask.masker", "maskgen.augment", "maskgen.dataset.build"):
         importlib.import_module(name)
-    work.load_models(detector)
+    worker.load_models(detector)
     return os.getpid()
 
 
@@ -97,7 +97,7 @@ def killed_run(src: Path, out: Path, config, workers: int, at: float) -> tuple[o
         thread = threading.Thread(target=killer, daemon=True)
         thread.start()
         try:
-            summary = build_dataset(src, out, config, engine="dask", scheduler=cluster.scheduler_address,
+            summary = build_dataset(src, out, config, runner="dask", scheduler=cluster.scheduler_address,
                                     progress=False, messages=False)
         finally:
             stop.set()
@@ -121,7 +121,7 @@ def main() -> int:
         print(f"no photos at {args.src} (set MASKGEN_SHARED_DATA or pass --src)", file=sys.stderr)
         return 2
     from maskgen import DatasetConfig, build_dataset
-    from maskgen.dataset.shards import merge_shards
+    from maskgen.dataset.merge import merge_shards
     from maskgen.dataset.sources import walk_sources
 
     config = DatasetConfig(seed=args.seed)
@@ -145,15 +145,15 @@ def main() -> int:
 
         from maskgen import augment  # noqa: F401  (the 1-worker run works in this process:
         from maskgen.mask import masker  # noqa: F401
-        from maskgen.dataset import job as work
-        work.load_models(config.detector)          # its imports and models are loaded before timing)
+        from maskgen.dataset import worker
+        worker.load_models(config.detector)        # its imports and models are loaded before timing)
         timed = [("local1", "local, 1 worker:", dict(workers=1))]
         if "local2" not in skip:
             timed.append(("local2", f"local, {w} workers:", dict(workers=w)))
         if "dask2" not in skip:
-            timed.append(("dask2", f"dask, local cluster of {w} workers:", dict(engine="dask", workers=w)))
+            timed.append(("dask2", f"dask, local cluster of {w} workers:", dict(runner="dask", workers=w)))
             address = warm_cluster(w, config.detector, stack)
-            timed.append(("dask2warm", f"dask, {w} workers already running:", dict(engine="dask", scheduler=address)))
+            timed.append(("dask2warm", f"dask, {w} workers already running:", dict(runner="dask", scheduler=address)))
         walls = {name: [] for name, _, _ in timed}
         summaries, results = {}, {}
         for _ in range(args.repeat):  # rounds interleave the runs: drifting load hits them alike

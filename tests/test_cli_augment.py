@@ -26,8 +26,48 @@ def test_help_lists_every_option():
     assert result.exit_code == 0
     for option in ("--mask-type", "--color", "--texture", "--texture-strength", "--wear", "--seed", "--detector",
                    "--upsample", "--crop", "--crop-size", "--variants", "--negatives", "--split", "--augment",
-                   "--workers", "--limit", "--overwrite", "--max-pixels", "--format", "--quality"):
+                   "--workers", "--limit", "--overwrite", "--max-pixels", "--format", "--quality", "--runner"):
         assert option in result.output, option
+    assert "--engine" not in result.output  # the deprecated alias of --runner is hidden
+
+
+def test_options_are_built_from_the_settings_table(tmp_path):
+    """Each option's flag, default, range or choices and help come from dataset.config.OPTIONS."""
+    import click
+
+    from maskgen.cli.dataset import augment
+    from maskgen.dataset.config import OPTIONS, RUN_OPTIONS, DatasetConfig
+    from maskgen.detect.faces import DETECTORS
+
+    params = {p.name: p for p in augment.params}
+    for spec in OPTIONS + RUN_OPTIONS:
+        if spec.cli_flag is None:
+            assert spec.name not in params
+            continue
+        p = params[spec.name]
+        assert spec.cli_flag in p.opts and p.help == spec.help
+        if isinstance(p.type, (click.IntRange, click.FloatRange)):
+            assert (p.type.min, p.type.max) == (spec.low, spec.high)
+        if spec.name in DatasetConfig.__dataclass_fields__:
+            assert DatasetConfig.__dataclass_fields__[spec.name].default == spec.default
+    assert tuple(params["detector"].type.choices) == tuple(DETECTORS)
+    # the library refuses what the command line refuses, with the same range
+    with pytest.raises(ValueError, match=r"upsample must be 0\.\.4"):
+        DatasetConfig(upsample=5).validated()
+    r = run(tmp_path, tmp_path / "out", "--upsample", "5")
+    assert r.exit_code == 2 and "0<=x<=4" in r.output and not (tmp_path / "out").exists()
+
+
+def test_runner_and_its_deprecated_alias(src, tmp_path):
+    common = ["--workers", "1", "--limit", "1", "--detector", "none", "--augment", "none", "--negatives", "0",
+              "--no-progress"]
+    r = run(src, tmp_path / "a", "--runner", "local", *common)
+    assert r.exit_code == 0, r.output
+    r = run(src, tmp_path / "b", "--engine", "local", *common)
+    assert r.exit_code == 0 and "--engine is deprecated" in r.stderr
+    assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")
+    r = run(src, tmp_path / "c", "--runner", "local", "--engine", "dask", *common)
+    assert r.exit_code == 2 and "disagree" in r.stderr and not (tmp_path / "c").exists()
 
 
 def test_face_crops_with_wear_mix(src, tmp_path):

@@ -93,6 +93,21 @@ def test_config_validation_messages():
     assert c.wear == "correct=0.5,chin=0.5" and c.split == (0.5, 0.25, 0.25) and c.max_pixels is None
 
 
+def test_runner_names(src, tmp_path):
+    """``runner=`` picks the executor; ``engine=``, its old name, still works (with a DeprecationWarning)."""
+    with pytest.raises(DatasetError, match="unknown runner 'spark'"):
+        build_dataset(src, tmp_path / "x", runner="spark")
+    with pytest.warns(DeprecationWarning), pytest.raises(DatasetError, match="disagree"):
+        build_dataset(src, tmp_path / "x", runner="local", engine="dask")
+    assert not (tmp_path / "x").exists()
+    config = DatasetConfig(detector="none", augment="none")
+    s = build_dataset(src, tmp_path / "a", config, workers=1, limit=0, progress=False, runner="local")
+    assert s.runner == s.engine == "local" and s.processed == 0
+    with pytest.warns(DeprecationWarning, match="runner="):
+        s = build_dataset(src, tmp_path / "b", config, workers=1, limit=0, progress=False, engine="local")
+    assert s.runner == "local"
+
+
 # --------------------------------------------------------------------------- full-image mode
 
 

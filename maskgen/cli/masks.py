@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import click
 
+from maskgen.mask.catalog import describe_mask_type, list_mask_types
+from maskgen.mask.options import WEAR_STYLES
+
 
 @click.command("masks")
 def masks_command():
     """List the mask types and wear styles."""
-    from maskgen.mask.catalog import describe_mask_type, list_mask_types
-    from maskgen.mask.options import WEAR_STYLES
-
     click.echo("mask types:")
     for name in list_mask_types():
         click.echo(f"  {name:<12} {describe_mask_type(name)}")

@@ -41,6 +41,8 @@ import warnings
 from pathlib import Path
 from typing import Callable, Iterator
 
+from tqdm import tqdm
+
 from maskgen.atomic import write_json_atomic
 from maskgen.dataset import manifest as mf
 from maskgen.dataset.config import RUN_OPTION, RUNNERS, DatasetConfig
@@ -131,15 +133,11 @@ def _checked_config(config: DatasetConfig | None, runner: str, workers: int) -> 
 
 
 def _stderr_log(line: str) -> None:
-    from tqdm import tqdm
-
     tqdm.write(line, file=sys.stderr)
 
 
 def _process(runner: str, rsrc: Path, target: Target, cfg: DatasetConfig, summary: Summary, run: dict) -> int:
     """Run the pending sources (at most ``run['limit']``) through the runner; returns how many were pending."""
-    from tqdm import tqdm
-
     shard, log = target.shard, run["log"]
     candidates = sum(1 for _ in walk_shard(rsrc, shard))
     pending_n = sum(1 for _ in pending(walk_shard(rsrc, shard), target.parts, target.manifests))

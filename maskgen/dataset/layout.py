@@ -14,6 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from maskgen import __version__
 from maskgen.atomic import write_json_atomic
 from maskgen.dataset import manifest as mf
 from maskgen.dataset.parts import PARTS_DIR, TMP_DIR
@@ -124,8 +125,6 @@ def is_locked(folder: Path) -> bool:
 
 
 def settings_record(cfg, src: Path) -> dict:
-    from maskgen import __version__
-
     return {"format": "maskgen-dataset/1", "maskgen_version": __version__, "source": str(src),
             "splits": list(cfg.split_names), "config": cfg.to_dict()}
 

@@ -6,8 +6,14 @@ models' memory. At most ``4 × workers`` sources are in flight.
 """
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import forkserver
 from typing import Iterator
+
+import cv2
 
 from maskgen.dataset import worker
 
@@ -34,8 +40,6 @@ def prestart_workers(workers: int | None = None, detector: str = "hog") -> None:
 
 def mp_context(detector: str):
     """The multiprocessing context for workers: forkserver (started now, see below), else spawn."""
-    import multiprocessing as mp
-
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
@@ -50,8 +54,6 @@ def _start_forkserver(ctx, detector: str) -> None:
     loading them: start-up costs about what one process costs. A fork server already running
     (an earlier call in this process) is reused as it is.
     """
-    from multiprocessing import forkserver
-
     ctx.set_forkserver_preload(["maskgen.detect.faces", "maskgen.mask.masker", "maskgen.augment", "maskgen.dataset.build",
                                 "maskgen.dataset.local_runner"])
     saved = os.environ.get(_WARM_ENV)
@@ -71,8 +73,6 @@ def pool_results(tasks: Iterator, workers: int, state: dict) -> Iterator[dict]:
     Completion order only affects the order of messages: everything written is keyed by source.
     """
     if workers <= 1:
-        import cv2
-
         threads = cv2.getNumThreads()
         worker.single_threaded()
         try:
@@ -82,9 +82,6 @@ def pool_results(tasks: Iterator, workers: int, state: dict) -> Iterator[dict]:
         finally:
             cv2.setNumThreads(threads)
         return
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
     ctx = mp_context(state["config"]["detector"])
     window = 4 * workers
     executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=worker.init_worker, initargs=(state,))

@@ -24,6 +24,7 @@ import math
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from maskgen import __version__
 from maskgen.atomic import atomic_open
 
 METADATA = "metadata.csv"
@@ -313,6 +314,4 @@ def _copy_text(path: Path, f, chunk: int = 1 << 20) -> None:
 
 
 def _version() -> str:
-    from maskgen import __version__
-
     return __version__

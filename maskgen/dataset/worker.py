@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import socket
 import time
 from pathlib import Path
+
+import cv2
 
 from maskgen.dataset.config import DatasetConfig
 from maskgen.dataset.job import process
@@ -47,8 +50,6 @@ def _hostname() -> str:
 
 def single_threaded() -> None:
     """One OpenCV thread per worker: the workers are the parallelism."""
-    import cv2
-
     cv2.setNumThreads(1)
 
 
@@ -69,8 +70,6 @@ def init_worker(state: dict, in_process: bool = False) -> None:
     global _STATE
     _STATE = prepare_state(state)
     if not in_process:
-        import signal
-
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
         single_threaded()
         load_models(_STATE["config"].detector)
