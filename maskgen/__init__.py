@@ -27,7 +27,7 @@ _API = {
     "MaskedFace": "maskgen.mask.results",
     "MaskResult": "maskgen.mask.results",
     "build_dataset": "maskgen.dataset.build",
-    "DatasetConfig": "maskgen.dataset.build",
+    "DatasetConfig": "maskgen.dataset.config",
     "read_manifest": "maskgen.dataset.manifest",
 }
 
