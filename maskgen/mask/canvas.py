@@ -5,11 +5,12 @@ Every mask is drawn as if worn correctly, in its *own* frame: canonical face uni
 frame onto the canonical frame of the chosen wear style (:func:`wear_transform` moves and squashes the
 mask's vertical coordinate), so pleats and seams travel with the mask. The result of a drawing is a
 :class:`MaskDrawing`: alpha, albedo (linear RGB), a relief height map (face units) from which the
-renderer derives shading, an occlusion map (pleat shadows, seams, stitches) and gloss.
+renderer derives shading, fold shadows and crease darkening (built from :mod:`maskgen.mask.surface`),
+an occlusion map (stitches, printed seams), gloss and, for metallic fabrics, metalness.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from maskgen.mask.canonical import MEAN_SHAPE, jaw_normals
 from maskgen.mask.fit import Raster
 from maskgen.mask.results import MaskAttributes
-from maskgen.mask.textures import smooth_noise
+from maskgen.mask.surface import face_shape, soft_bumps
 
 JAW = MEAN_SHAPE[0:17]
 JAW_NORMALS = jaw_normals(JAW, MEAN_SHAPE[30])
@@ -39,6 +40,31 @@ class MaskDrawing:
     occlusion: np.ndarray
     gloss: np.ndarray
     outline: np.ndarray  # canonical polygon bounding the drawing
+    metal: np.ndarray | None = None  # 0..1 where glints take the albedo's colour (sequins, lame)
+
+
+@dataclass
+class Parts:
+    """What one type's drawing function returns, in the mask's raster.
+
+    ``body``: coverage of the mask itself; ``relief``: its height field (face units, toward the
+    camera); ``outline``: own-frame polygon bounding it; ``occlusion``: printed or stitched darkening;
+    ``gloss``: glint strength; ``straps``: coverage of ear loops or head straps; ``extras``: regions of
+    another colour, ``(coverage, '#rrggbb')``; ``metal``: metalness; ``see_through``: how opaque the
+    body is (clear windows, sheer hosiery), 1 where unset; ``wrinkles``: relief amplitude of the soft
+    undulation the assembly adds (face units).
+    """
+
+    body: np.ndarray
+    relief: np.ndarray
+    outline: np.ndarray
+    occlusion: np.ndarray | None = None
+    gloss: float | np.ndarray = 0.05
+    straps: np.ndarray | None = None
+    extras: list = field(default_factory=list)
+    metal: np.ndarray | None = None
+    see_through: np.ndarray | None = None
+    wrinkles: float = 0.015
 
 
 def smoothstep(x):
@@ -168,14 +194,44 @@ class Canvas:
 
 
 def face_bulge(X, Y) -> np.ndarray:
-    """Relief of fabric stretched over a face: rounded across, raised over the nose and chin."""
-    across = np.sqrt(np.clip(1 - (X / 1.42) ** 2, 0, 1))
-    nose = 0.14 * np.exp(-((X / 0.42) ** 2) - ((Y - 0.65) / 0.5) ** 2)
-    chin = 0.08 * np.exp(-((X / 0.6) ** 2) - ((Y - 1.6) / 0.4) ** 2)
-    return (0.9 * across + nose + chin).astype(np.float32)
+    """Relief of fabric stretched over a face (see :func:`maskgen.mask.surface.face_shape`)."""
+    return face_shape(X, Y)
 
 
 def soft_wrinkles(c: Canvas, amplitude: float = 0.02) -> np.ndarray:
     """Low, random undulation of fabric, so no two masks are lit identically."""
-    n = smooth_noise(c.X.shape, 0.35 * c.raster.scale, c.rng) - 0.5
-    return (amplitude * 2 * n).astype(np.float32)
+    return soft_bumps(c.X, c.Y, c.rng, 0.35, amplitude)
+
+
+def jaw_body(c: Canvas, top_fn, side_margin: float, chin_margin: float, first: int = 1,
+             last: int = 15) -> tuple[np.ndarray, np.ndarray]:
+    """Coverage of a jaw-following mask body under ``top_fn`` and its outline (own frame)."""
+    jaw = jaw_offset(chin_margins(side_margin, chin_margin))[first:last + 1]
+    poly = np.vstack([[jaw[0, 0], c.top - 0.6], jaw, [jaw[-1, 0], c.top - 0.6]])
+    body = c.fill(poly) * below_curve(c.Y, c.X, top_fn, c.raster)
+    outline = np.vstack([[[x, top_fn(np.array(x))] for x in np.linspace(jaw[-1, 0], jaw[0, 0], 24)], jaw])
+    return body, outline
+
+
+def ear_loops(c: Canvas, corners_top, corners_bottom, width: float = 0.028) -> np.ndarray:
+    """Ear loops from the mask's side corners to each ear (visible sides only), sagging a little."""
+    loops = np.zeros_like(c.X)
+    for side, sign in ((0, -1), (1, 1)):
+        if not c.sides[side]:
+            continue
+        t, b = np.array(corners_top[side]), np.array(corners_bottom[side])
+        ear = np.array([sign * 1.42, 0.42])
+        upper = catmull_rom(np.array([t, (t + ear) / 2 + [0, -0.04], ear]), closed=False, samples=8)
+        lower = catmull_rom(np.array([b, (b + ear) / 2 + [sign * 0.06, 0.08], ear]), closed=False, samples=8)
+        loops = np.maximum(loops, c.stroke(upper, width))
+        loops = np.maximum(loops, c.stroke(lower, width))
+    return loops
+
+
+def hide_far_sides(c: Canvas, body: np.ndarray, limit: float = 1.25) -> np.ndarray:
+    """Cut a wide covering at ``limit`` on a side turned away from the camera (it wraps out of view)."""
+    if not c.sides[0]:
+        body = body * np.clip((c.X + limit) * c.raster.scale, 0, 1)
+    if not c.sides[1]:
+        body = body * np.clip((limit - c.X) * c.raster.scale, 0, 1)
+    return body

@@ -1,6 +1,9 @@
 """The mask catalog: built-in procedural types with realistic palettes, plus user masks.
 
-Attributes are drawn from a type's palette and textures in :mod:`maskgen.mask.sampling`.
+Attributes are drawn from a type's palette and textures in :mod:`maskgen.mask.sampling`. A palette
+holds the colours photos show most (light-blue and white surgical masks, black and grey cloth); a
+type's ``tail`` is the share drawn instead from anywhere in the gamut
+(:func:`maskgen.mask.colors.fashion_colour`: vivid, pastel, dark, muted and skin-tone fashion masks).
 
 A user mask is a folder with ``mask.png`` (RGBA) and ``anchors.json`` (see docs/masks.md).
 Folders are found in ``masks/`` shipped with maskgen and in every folder listed in the
@@ -28,52 +31,80 @@ class MaskType:
     recolor: bool = False
     in_random: bool = True  # drawn when the user asks for 'random'
     weight: float = 1.0  # how often 'random' draws it, relative to the others
+    tail: float = 0.0  # share of masks in a fashion colour from anywhere in the gamut instead of the palette
 
 
 def _p(*entries):
     return tuple((parse_colour(c)[0], n, w) for c, n, w in entries)
 
 
+PRINTED = (("floral", 0.08), ("ditsy", 0.05), ("dots", 0.04), ("stripes", 0.04), ("plaid", 0.03),
+           ("gingham", 0.03), ("checker", 0.02), ("camo", 0.03), ("paisley", 0.02), ("leopard", 0.02),
+           ("tiedye", 0.02), ("hearts", 0.02), ("smile", 0.02), ("animal", 0.015), ("lettering", 0.025))
+
 BUILT_IN = {
-    "surgical": MaskType("surgical", "pleated disposable mask with nose wire and ear loops", _p(
-        ("#92c3e2", "light blue", 0.42), ("#a9d4ea", "pale blue", 0.12), ("#eeeff0", "white", 0.16),
-        ("#2a2b2f", "black", 0.14), ("#e7b4c3", "pink", 0.05), ("#a8dccb", "mint", 0.06),
-        ("#b8bcc2", "grey", 0.05)), (("nonwoven", 1.0),), weight=0.3),
-    "kn95": MaskType("kn95", "KN95 folded respirator with centre seam and heat-sealed edge", _p(
-        ("#eeeff0", "white", 0.45), ("#26272b", "black", 0.3), ("#8e9196", "grey", 0.12),
-        ("#e7b4c3", "pink", 0.06), ("#d9c7a8", "beige", 0.07)), (("nonwoven", 1.0),), weight=0.12),
+    "surgical": MaskType("surgical", "pleated disposable mask with nose wire, side bindings and ear loops", _p(
+        ("#92c3e2", "light blue", 0.34), ("#a9d4ea", "pale blue", 0.1), ("#eeeff0", "white", 0.14),
+        ("#6cc2b8", "surgical green", 0.08), ("#2a2b2f", "black", 0.12), ("#e7b4c3", "pink", 0.04),
+        ("#a8dccb", "mint", 0.03), ("#b8bcc2", "grey", 0.04), ("#e9e08a", "yellow", 0.02),
+        ("#b9a7d8", "lavender", 0.01)), (("nonwoven", 1.0),), weight=0.3, tail=0.08),
+    "kn95": MaskType("kn95", "KN95 folded respirator: vertical crest, heat-sealed rim, ear loops", _p(
+        ("#eeeff0", "white", 0.55), ("#26272b", "black", 0.22), ("#8e9196", "grey", 0.07),
+        ("#e7b4c3", "pink", 0.04), ("#d9c7a8", "beige", 0.04), ("#a9d4ea", "pale blue", 0.03)),
+        (("nonwoven", 0.75), ("stamp", 0.25)), weight=0.12, tail=0.06),
     "kf94": MaskType("kf94", "KF94 three-panel folded respirator with boat-shaped sides", _p(
-        ("#f0f1f2", "white", 0.5), ("#25262a", "black", 0.35), ("#a3a6ab", "grey", 0.1),
-        ("#d9c7a8", "beige", 0.05)), (("nonwoven", 1.0),), weight=0.06),
-    "n95": MaskType("n95", "moulded N95 cup with head straps", _p(
+        ("#f0f1f2", "white", 0.55), ("#25262a", "black", 0.3), ("#a3a6ab", "grey", 0.08),
+        ("#d9c7a8", "beige", 0.04), ("#e7b4c3", "pink", 0.03)), (("nonwoven", 0.85), ("stamp", 0.15)),
+        weight=0.05, tail=0.04),
+    "n95": MaskType("n95", "moulded N95 cup with nose clip and head straps", _p(
         ("#f1efe9", "white", 0.75), ("#d8d8d4", "light grey", 0.15), ("#9fb4c8", "blue grey", 0.1)),
-        (("nonwoven", 1.0),), weight=0.05),
+        (("nonwoven", 0.7), ("stamp", 0.3)), weight=0.05),
     "n95_valve": MaskType("n95_valve", "moulded N95 cup with an exhalation valve", _p(
         ("#f1efe9", "white", 0.7), ("#d8d8d4", "light grey", 0.15), ("#9fb4c8", "blue grey", 0.15)),
-        (("nonwoven", 1.0),), weight=0.03),
-    "cloth": MaskType("cloth", "sewn fabric mask with centre seam and hem stitching", _p(
-        ("#232427", "black", 0.3), ("#1f2a4d", "navy", 0.1), ("#8e9196", "grey", 0.12),
-        ("#eeeff0", "white", 0.1), ("#d9c7a8", "beige", 0.08), ("#b3262d", "red", 0.05),
-        ("#e7b4c3", "pink", 0.06), ("#4c7a4a", "green", 0.05), ("#3c64a8", "blue", 0.07),
-        ("#6b1f2a", "maroon", 0.03), ("#e3c341", "yellow", 0.02), ("#6c4f96", "purple", 0.02)),
-        (("weave", 0.45), ("melange", 0.2), ("dots", 0.06), ("stripes", 0.06), ("plaid", 0.06),
-         ("checker", 0.05), ("floral", 0.06), ("camo", 0.03), ("paisley", 0.03)), weight=0.24),
+        (("nonwoven", 0.8), ("stamp", 0.2)), weight=0.03),
+    "cloth": MaskType("cloth", "sewn fabric mask: centre seam, hem, plain, woven or printed", _p(
+        ("#232427", "black", 0.24), ("#1f2a4d", "navy", 0.07), ("#8e9196", "grey", 0.08),
+        ("#eeeff0", "white", 0.09), ("#d9c7a8", "beige", 0.05), ("#b3262d", "red", 0.03),
+        ("#e7b4c3", "pink", 0.05), ("#4c7a4a", "green", 0.03), ("#3c64a8", "blue", 0.05),
+        ("#6b1f2a", "maroon", 0.02), ("#e3c341", "yellow", 0.02), ("#6c4f96", "purple", 0.02)),
+        (("weave", 0.3), ("melange", 0.14), ("knit", 0.04), ("none", 0.05)) + PRINTED, weight=0.22, tail=0.3),
     "sports": MaskType("sports", "jaw-hugging neoprene / polyurethane sports mask", _p(
-        ("#1c1d20", "black", 0.5), ("#4a4c50", "dark grey", 0.22), ("#1f2a4d", "navy", 0.1),
-        ("#c2c5c9", "light grey", 0.08), ("#b3262d", "red", 0.05), ("#eeeff0", "white", 0.05)),
-        (("melange", 0.5), ("none", 0.5)), weight=0.07),
+        ("#1c1d20", "black", 0.5), ("#4a4c50", "dark grey", 0.2), ("#1f2a4d", "navy", 0.08),
+        ("#c2c5c9", "light grey", 0.07), ("#b3262d", "red", 0.04), ("#eeeff0", "white", 0.04)),
+        (("melange", 0.35), ("knit", 0.3), ("none", 0.25), ("lettering", 0.1)), weight=0.06, tail=0.12),
     "respirator": MaskType("respirator", "half-face elastomeric respirator with two filter cartridges", _p(
         ("#5b5e63", "grey", 0.45), ("#26272b", "black", 0.35), ("#8d9aa8", "blue grey", 0.2)),
-        (("none", 1.0),), weight=0.02),
+        (("none", 1.0),), weight=0.015),
     "bandana": MaskType("bandana", "folded bandana tied behind the head, hanging below the chin", _p(
-        ("#b3262d", "red", 0.35), ("#1f2a4d", "navy", 0.3), ("#232427", "black", 0.2),
-        ("#4c7a4a", "green", 0.08), ("#6b1f2a", "maroon", 0.07)),
-        (("paisley", 0.55), ("weave", 0.3), ("floral", 0.15)), weight=0.03),
+        ("#b3262d", "red", 0.3), ("#1f2a4d", "navy", 0.25), ("#232427", "black", 0.2),
+        ("#4c7a4a", "green", 0.06), ("#6b1f2a", "maroon", 0.06)),
+        (("paisley", 0.55), ("weave", 0.15), ("floral", 0.1), ("camo", 0.05), ("gingham", 0.05),
+         ("plaid", 0.05), ("tiedye", 0.05)), weight=0.03, tail=0.15),
     "gaiter": MaskType("gaiter", "neck gaiter tube pulled up over nose and chin", _p(
         ("#232427", "black", 0.3), ("#4a4c50", "dark grey", 0.2), ("#1f2a4d", "navy", 0.15),
         ("#6b6d3a", "olive", 0.1), ("#b3262d", "red", 0.05), ("#3c64a8", "blue", 0.1),
         ("#c2c5c9", "light grey", 0.1)),
-        (("melange", 0.4), ("camo", 0.2), ("stripes", 0.2), ("weave", 0.2)), weight=0.05),
+        (("knit", 0.3), ("melange", 0.2), ("camo", 0.15), ("stripes", 0.1), ("tiedye", 0.06), ("floral", 0.05),
+         ("leopard", 0.04), ("lettering", 0.05), ("plaid", 0.05)), weight=0.05, tail=0.25),
+    "scarf": MaskType("scarf", "scarf, shemagh or niqab-style veil over the nose, draping past the chin", _p(
+        ("#1d1e21", "black", 0.35), ("#1f2a4d", "navy", 0.08), ("#4a4c50", "dark grey", 0.08),
+        ("#6e4b32", "brown", 0.07), ("#d9c7a8", "beige", 0.08), ("#eeeff0", "white", 0.07),
+        ("#6b1f2a", "maroon", 0.05), ("#6b6d3a", "olive", 0.03)),
+        (("weave", 0.4), ("melange", 0.2), ("gingham", 0.12), ("floral", 0.1), ("paisley", 0.08), ("none", 0.1)),
+        weight=0.025, tail=0.2),
+    "hosiery": MaskType("hosiery", "sheer stretch-nylon tube over the lower face; the face shows through", _p(
+        ("#1d1e21", "black", 0.4), ("#d8b095", "nude", 0.2), ("#b08060", "tan", 0.1),
+        ("#5a3b2a", "dark brown", 0.08), ("#8e9196", "grey", 0.07), ("#1f2a4d", "navy", 0.05),
+        ("#eeeff0", "white", 0.05)), (("none", 1.0),), weight=0.01, tail=0.05),
+    "window": MaskType("window", "cloth mask with a clear plastic window over the mouth", _p(
+        ("#eeeff0", "white", 0.3), ("#232427", "black", 0.3), ("#1f2a4d", "navy", 0.1),
+        ("#92c3e2", "light blue", 0.1), ("#e7b4c3", "pink", 0.05)),
+        (("weave", 0.4), ("melange", 0.2), ("none", 0.3), ("floral", 0.1)), weight=0.01, tail=0.15),
+    "sequin": MaskType("sequin", "fashion mask covered in sequins, or in metallic lame", _p(
+        ("#c9a544", "gold", 0.25), ("#c4c7cc", "silver", 0.25), ("#d4a59a", "rose gold", 0.12),
+        ("#26272b", "black", 0.15), ("#b3262d", "red", 0.08), ("#3c64a8", "blue", 0.06),
+        ("#6c4f96", "purple", 0.05), ("#4c7a4a", "green", 0.04)),
+        (("sequins", 0.7), ("lame", 0.3)), weight=0.015, tail=0.1),
 }
 
 RANDOM_COLOURS = _p(("#eeeff0", "white", 1), ("#232427", "black", 1), ("#92c3e2", "light blue", 1),

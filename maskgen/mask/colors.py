@@ -1,4 +1,5 @@
-"""Colour helpers: hex and names to linear RGB and back, luminance, and whether a photo is grey."""
+"""Colour helpers: hex and names to linear RGB and back, fashion colours over the whole gamut, luminance,
+and whether a photo is grey."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +9,21 @@ NAMED = {
     "darkgrey": "#4a4c50", "lightblue": "#92c3e2", "blue": "#3c64a8", "navy": "#1f2a4d", "teal": "#4fa3a5",
     "mint": "#a8dccb", "green": "#4c7a4a", "olive": "#6b6d3a", "pink": "#e7b4c3", "red": "#b3262d",
     "maroon": "#6b1f2a", "beige": "#d9c7a8", "brown": "#6e4b32", "yellow": "#e3c341", "purple": "#6c4f96",
-    "orange": "#d9752e",
+    "orange": "#d9752e", "teal_surgical": "#6cc2b8", "gold": "#c9a544", "silver": "#c4c7cc",
+    "coral": "#e8826e", "lavender": "#b9a7d8", "peach": "#f0c2a0", "nude": "#d8b095", "khaki": "#b7a779",
 }
+
+# colour families of fashion masks, beyond a type's usual palette: (name, weight, hue range (degrees),
+# saturation range, value range); hue None means any hue
+FAMILIES = (
+    ("vivid", 0.30, None, (0.55, 0.95), (0.55, 0.95)),
+    ("pastel", 0.25, None, (0.12, 0.38), (0.82, 0.97)),
+    ("dark", 0.20, None, (0.25, 0.8), (0.14, 0.42)),
+    ("muted", 0.13, None, (0.08, 0.3), (0.35, 0.75)),
+    ("skin", 0.12, (12.0, 34.0), (0.2, 0.55), (0.35, 0.92)),
+)
+HUE_NAMES = ((15, "red"), (40, "orange"), (65, "yellow"), (90, "lime"), (150, "green"), (190, "teal"),
+             (250, "blue"), (285, "purple"), (345, "pink"), (361, "red"))
 
 
 def parse_colour(text: str) -> tuple[str, str]:
@@ -23,6 +37,28 @@ def parse_colour(text: str) -> tuple[str, str]:
     if len(h) == 6 and all(c in "0123456789abcdef" for c in h):
         return "#" + h, "#" + h
     raise ValueError(f"unknown colour {text!r}: use #rrggbb or one of {', '.join(sorted(NAMED))}")
+
+
+def hsv_to_hex(hue: float, sat: float, val: float) -> str:
+    """Hue in degrees, saturation and value in 0..1 to ``'#rrggbb'``."""
+    h6 = (hue % 360.0) / 60.0
+    c = val * sat
+    x = c * (1 - abs(h6 % 2 - 1))
+    r, g, b = [(c, x, 0), (x, c, 0), (0, c, x), (0, x, c), (x, 0, c), (c, 0, x)][int(h6) % 6]
+    m = val - c
+    return "#" + "".join(f"{int(round(255 * (v + m))):02x}" for v in (r, g, b))
+
+
+def fashion_colour(rng: np.random.Generator) -> tuple[str, str]:
+    """``('#rrggbb', name)`` from anywhere in the gamut, by colour family (always four draws)."""
+    weights = np.array([f[1] for f in FAMILIES])
+    name, _, hues, sats, vals = FAMILIES[int(rng.choice(len(FAMILIES), p=weights / weights.sum()))]
+    u_hue, u_sat, u_val = rng.random(3)
+    hue = 360.0 * u_hue if hues is None else hues[0] + (hues[1] - hues[0]) * u_hue
+    sat = sats[0] + (sats[1] - sats[0]) * u_sat
+    val = vals[0] + (vals[1] - vals[0]) * u_val
+    hue_name = next(n for limit, n in HUE_NAMES if hue % 360 < limit)
+    return hsv_to_hex(hue, sat, val), ("skin tone" if name == "skin" else f"{name} {hue_name}")
 
 
 def srgb_to_linear(c):

@@ -97,7 +97,8 @@ def render_mask(target: np.ndarray, source: np.ndarray, face: Face, attrs: MaskA
 
         drawing = draw_builtin_mask(attrs, rng, px_per_unit, sides, base, fabric)
     lighting = measure_lighting(source, mesh)
-    lit = shade(drawing.albedo, drawing.relief, drawing.occlusion, drawing.gloss, px_per_unit, lighting)
+    lit = shade(drawing.albedo, drawing.relief, drawing.occlusion, drawing.gloss, px_per_unit, lighting,
+                metal=drawing.metal)
     clock.lap("render")
     warped = warp_layers(mesh, drawing.raster, [drawing.alpha, lit], target.shape, region=drawing.outline)
     clock.lap("fit")

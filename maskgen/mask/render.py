@@ -19,8 +19,9 @@ from maskgen.mask.fit import FaceMesh
 # left cheek (2), right cheek (2), nose bridge, nose tip
 _SAMPLES = np.array([[-0.62, 0.42], [-0.55, 0.78], [0.62, 0.42], [0.55, 0.78], [0.0, 0.15], [0.0, 0.5]])
 _LEFT, _RIGHT, _UPPER, _LOWER = [0, 1], [2, 3], [0, 2, 4], [1, 3, 5]
-AMBIENT = 0.42
+AMBIENT = 0.3
 GREY_TOLERANCE = 3  # channel spread (0..255) below which a photo counts as black and white
+CAVITY_FINE, CAVITY_BROAD = 18.0, 6.0  # crease darkening per face unit of depth below the local average
 
 
 @dataclass
@@ -92,7 +93,7 @@ def measure_lighting(image: np.ndarray, mesh: FaceMesh) -> Lighting:
     direction = np.array([np.clip(1.0 * lx, -1.0, 1.0), np.clip(1.0 * ly, -0.6, 0.6), 1.0], np.float32)
     direction /= np.linalg.norm(direction)
     noise = _noise_sigma(image, mesh)
-    blur = 0.45 + 0.25 * float(np.clip(scale / 120.0, 0, 1))
+    blur = _optical_blur(image, mesh)
     return Lighting(exposure, tint, direction, noise, blur, is_grey(image, GREY_TOLERANCE),
                     _plane(pts, lum, mesh))
 
@@ -139,20 +140,82 @@ def _noise_sigma(image: np.ndarray, mesh: FaceMesh) -> float:
     return float(np.clip(min(sigmas), 0.5, 8.0))
 
 
+def _blur_units(img: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Gaussian blur of a raster layer; wide blurs run on a quarter-size copy."""
+    if sigma_px <= 6:
+        return cv2.GaussianBlur(img, (0, 0), max(sigma_px, 0.5))
+    h, w = img.shape[:2]
+    small = cv2.resize(img, (max(2, w // 4), max(2, h // 4)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma_px / 4)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def cavity(relief: np.ndarray, px_per_unit: float) -> np.ndarray:
+    """Darkening of creases and hollows: the sky a fold hides from the bottom of its crease.
+
+    Measured as how far the surface lies below its own local average, at a fold's scale (0.03 face
+    units) and at a wrinkle's (0.12).
+    """
+    fine = _blur_units(relief, 0.03 * px_per_unit) - relief
+    broad = _blur_units(relief, 0.12 * px_per_unit) - relief
+    return np.exp(-CAVITY_FINE * np.maximum(fine, 0) - CAVITY_BROAD * np.maximum(broad, 0)).astype(np.float32)
+
+
+def _optical_blur(image: np.ndarray, mesh: FaceMesh) -> float:
+    """Blur of the photo around the eyes and brows, as a gaussian sigma in pixels.
+
+    Strong edges (lids, brows, iris) are re-blurred by a known sigma: the drop of their gradient
+    tells how blurred they were (a step edge blurred by s keeps ``s / sqrt(s^2 + r^2)`` of its slope).
+    The mask is then blurred as much, so it is never sharper than the skin around it.
+    """
+    h, w = image.shape[:2]
+    corners = mesh.to_image(np.array([[-1.0, -0.55], [1.0, -0.55], [1.0, 0.35], [-1.0, 0.35]]))
+    x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int), [w, h])
+    if x1 - x0 < 12 or y1 - y0 < 8:
+        return 0.6
+    gray = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    reblur = 1.2
+
+    def slope(img):
+        return np.hypot(cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3))
+
+    g = slope(cv2.GaussianBlur(gray, (0, 0), 0.5))
+    g2 = slope(cv2.GaussianBlur(gray, (0, 0), float(np.hypot(0.5, reblur))))
+    strong = g > max(np.percentile(g, 96), 20.0)
+    if strong.sum() < 12:
+        return 0.6
+    ratio = np.clip(g[strong] / np.maximum(g2[strong], 1e-3), 1.02, 10)
+    sigma = float(np.median(reblur / np.sqrt(ratio ** 2 - 1)))
+    # the warp and the raster blur the mask a little already
+    return float(np.clip(np.sqrt(max(sigma ** 2 - 0.3 ** 2, 0.0)), 0.4, 4.0))
+
+
 def shade(albedo: np.ndarray, relief: np.ndarray, occlusion: np.ndarray, gloss: np.ndarray,
-          px_per_unit: float, lighting: Lighting) -> np.ndarray:
-    """Lit linear RGB of a canonical-frame mask drawing."""
+          px_per_unit: float, lighting: Lighting, metal: np.ndarray | None = None) -> np.ndarray:
+    """Lit linear RGB of a canonical-frame mask drawing.
+
+    Diffuse light from the surface normals of ``relief`` (face units), darkened in creases
+    (:func:`cavity`) and by ``occlusion`` (stitches, seams); a broad sheen and a sharp glint scaled by
+    ``gloss``; where ``metal`` is set the glint takes the albedo's colour and the diffuse part fades.
+    """
     zx = cv2.Sobel(relief, cv2.CV_32F, 1, 0, ksize=3) / 8.0 * px_per_unit
     zy = cv2.Sobel(relief, cv2.CV_32F, 0, 1, ksize=3) / 8.0 * px_per_unit
     norm = np.sqrt(zx * zx + zy * zy + 1.0)
     l = lighting.direction
     ndotl = np.clip((-zx * l[0] - zy * l[1] + l[2]) / norm, 0, 1)
-    diffuse = (AMBIENT + (1 - AMBIENT) * ndotl) / (AMBIENT + (1 - AMBIENT) * l[2])
+    ao = cavity(relief, px_per_unit)
+    diffuse = (AMBIENT * ao + (1 - AMBIENT) * ndotl * np.sqrt(ao)) / (AMBIENT + (1 - AMBIENT) * l[2])
     half = l + np.array([0, 0, 1], np.float32)
     half /= np.linalg.norm(half)
     ndoth = np.clip((-zx * half[0] - zy * half[1] + half[2]) / norm, 0, 1)
-    spec = gloss * ndoth ** 24
-    lit = albedo * (diffuse * occlusion)[..., None] + spec[..., None] * 0.6
+    spec = (gloss * (0.25 * ndoth ** 6 + ndoth ** 40) * ao)[..., None]
+    if metal is None:
+        lit = albedo * (diffuse * occlusion)[..., None] + spec * 0.6
+    else:
+        m = metal[..., None]
+        tint = albedo / np.maximum(albedo.max(axis=2, keepdims=True), 1e-3)
+        lit = albedo * ((1 - 0.7 * m) * (diffuse * occlusion)[..., None]) + spec * (0.6 * (1 - m) + 2.2 * m * tint)
     lit = highlight_rolloff(lit * lighting.exposure * lighting.tint)
     if lighting.grayscale:
         lit = np.repeat(luminance(lit)[..., None], 3, axis=2)

@@ -11,10 +11,10 @@ import os
 import numpy as np
 
 from maskgen.mask.catalog import RANDOM_COLOURS, MaskType, get_mask_type
-from maskgen.mask.colors import parse_colour
+from maskgen.mask.colors import fashion_colour, parse_colour
 from maskgen.mask.options import MaskOptions
 from maskgen.mask.results import MaskAttributes
-from maskgen.mask.textures import PATTERNS
+from maskgen.mask.textures import DECAL, PATTERNS, SURFACES
 
 
 def sample_attributes(options: MaskOptions, rng: np.random.Generator) -> MaskAttributes:
@@ -51,13 +51,16 @@ def sample_wear(weights: dict[str, float], rng: np.random.Generator) -> str:
 
 
 def sample_color(color: str | None, spec: MaskType, rng: np.random.Generator) -> tuple[str, str]:
-    """``('#rrggbb', name)``: the user's colour, or one drawn from the type's palette (always one draw;
-    ``'any'`` draws once more, uniformly over the common colours)."""
+    """``('#rrggbb', name)``: the user's colour, or one drawn from the type's palette or, for the type's
+    ``tail`` share, from anywhere in the gamut (always six draws; ``'any'`` draws once more, uniformly
+    over the common colours)."""
     palette = spec.palette or RANDOM_COLOURS
     weights = np.array([w for _, _, w in palette], np.float64)
     pick = palette[int(rng.choice(len(palette), p=weights / weights.sum()))]
+    in_tail = rng.random() < spec.tail
+    fashion = fashion_colour(rng)
     if color is None or color == "random":
-        return pick[0], pick[1]
+        return fashion if in_tail else (pick[0], pick[1])
     if color == "any":
         pool = RANDOM_COLOURS
         return pool[int(rng.integers(len(pool)))][:2]
@@ -69,25 +72,26 @@ def sample_texture(texture: str | None, strength: float | None, spec: MaskType,
     """The texture and its strength (always the same number of draws).
 
     ``None``: drawn from the type's own textures; ``'random'``: any pattern; otherwise ``'none'``, a
-    pattern name or an image file. Plain and non-woven fabrics always get full strength.
+    pattern name, an image file (tiled) or ``decal:FILE`` (printed once over the mouth). Plain,
+    non-woven and metallic surfaces always get full strength.
     """
     names = [t for t, _ in spec.textures]
     weights = np.array([w for _, w in spec.textures], np.float64)
     pick = names[int(rng.choice(len(names), p=weights / weights.sum()))]
     any_pick = PATTERNS[int(rng.integers(len(PATTERNS)))]
-    drawn_strength = float(rng.uniform(0.55, 1.0))
+    drawn_strength = float(rng.uniform(0.8, 1.0))
     if texture is None:
         chosen = pick
     elif texture == "random":
         chosen = any_pick
-    elif texture == "none" or texture in PATTERNS:
+    elif texture in ("none",) + PATTERNS + SURFACES:
         chosen = texture
-    elif os.path.isfile(texture):
+    elif os.path.isfile(texture) or (texture.startswith(DECAL) and os.path.isfile(texture[len(DECAL):])):
         chosen = str(texture)
     else:
-        raise ValueError(f"unknown texture {texture!r}: use none, random, an image file, "
-                         f"or one of {', '.join(PATTERNS)}")
-    if chosen in ("nonwoven", "none"):
+        raise ValueError(f"unknown texture {texture!r}: use none, random, an image file (tiled), "
+                         f"decal:FILE (printed once), or one of {', '.join(PATTERNS + SURFACES)}")
+    if chosen in ("nonwoven", "none") + SURFACES:
         drawn_strength = 1.0
     return chosen, float(strength) if strength is not None else drawn_strength
 

@@ -1,0 +1,175 @@
+"""Disposable and medical types: surgical, KN95, KF94, N95 cups and the elastomeric respirator.
+
+Each function draws one type on a :class:`~maskgen.mask.canvas.Canvas` in its own frame and returns
+:class:`~maskgen.mask.canvas.Parts`. Folds, pleats, seams and rims are relief (see
+:mod:`maskgen.mask.surface`): the renderer turns them into light and shade.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from maskgen.mask.canvas import (Canvas, Parts, catmull_rom, chin_margins, ear_loops, jaw_body, jaw_offset,
+                                 smoothstep)
+from maskgen.mask.surface import (band, face_shape, noise_at, pleat_profile, ridge, tension_creases,
+                                  wrinkles)
+
+
+def surgical(c: Canvas) -> Parts:
+    """Three pleats, open over the chin and gathered into the side bindings; nose wire; ear loops."""
+    def top_fn(x):
+        ax = np.abs(x)
+        return c.top + 0.11 * smoothstep(ax / 0.5) + 0.05 * (ax / 1.1) ** 2
+
+    body, outline = jaw_body(c, top_fn, 0.05, 0.15)
+    wx = 1.12
+    body *= (np.abs(c.X) < wx).astype(np.float32)
+    jb = jaw_offset(chin_margins(0.05, 0.15))
+    y_bot = np.interp(c.X, jb[1:16, 0], jb[1:16, 1])
+    top = top_fn(c.X)
+    height = np.maximum(y_bot - top, 0.3)
+    s = c.Y - top  # face units below the top edge
+    side = smoothstep(np.abs(c.X) / wx)
+    gather = 1 - 0.45 * side
+    wobble = 0.03 * (noise_at(c.X / 0.5, np.zeros_like(c.X), c.rng) - 0.5)
+    spacing = 0.2 * height * gather
+    centres = [(0.5 + (f - 0.5) * gather) * height + wobble * (k + 1) for k, f in enumerate((0.3, 0.5, 0.7))]
+    relief = face_shape(c.X, c.Y, c.top, 1.95)
+    depth = 0.03 + 0.015 * side  # the pleats open where the chin pushes them
+    for k, centre in enumerate(centres):
+        relief += pleat_profile(s - centre, [0.0], 0.8 * spacing, depth, 0.025)
+    dx = wx - np.abs(c.X)
+    relief += band(dx, 0.085, 0.012) + ridge(dx - 0.085, 0.01, -0.006)  # side bindings and their seams
+    relief += band(s, 0.045, 0.006) * (np.abs(c.X) < wx - 0.08)  # folded top hem
+    relief += ridge(s - 0.035, 0.02, 0.012) * smoothstep((0.45 - np.abs(c.X)) / 0.1)  # nose wire
+    corners_top = [(-wx + 0.03, top_fn(np.array(wx)) + 0.04), (wx - 0.03, top_fn(np.array(wx)) + 0.04)]
+    corners_bottom = [tuple(jb[4] + [0.05, -0.02]), tuple(jb[12] + [-0.05, -0.02])]
+    for corner in corners_top + corners_bottom:
+        relief += tension_creases(c.X, c.Y, c.rng, corner, 0.5, 5, 0.01)
+    occl = 1 - 0.05 * (dx < 0.085)  # the bindings' denser fabric
+    loops = ear_loops(c, corners_top, corners_bottom)
+    return Parts(body, relief, outline, occl.astype(np.float32), 0.05, loops, wrinkles=0.012)
+
+
+def kn95(c: Canvas) -> Parts:
+    """Two panels folded along a vertical crest, heat-sealed rim, nose wire, ear loops."""
+    def top_fn(x):
+        ax = np.abs(x)
+        return c.top + 0.26 * np.minimum(ax, 1.15) / 1.15 + 0.04 * smoothstep(ax / 0.15)
+
+    body, outline = jaw_body(c, top_fn, 0.06, 0.24)
+    crest = np.sqrt(c.X ** 2 + 0.03 ** 2)
+    relief = face_shape(c.X, c.Y, c.top, 2.05, lift=0.6) + 0.55 * (1 - np.minimum(crest, 1.2) / 1.2)
+    relief += ridge(c.X, 0.012, -0.006)  # the weld along the crest
+    d = c.edge_distance(body)
+    relief += band(d, 0.07, 0.006) + ridge(d - 0.07, 0.008, -0.005)  # sealed rim and its inner edge
+    relief += ridge(c.Y - top_fn(c.X) - 0.04, 0.02, 0.01) * (np.abs(c.X) < 0.5)  # nose wire
+    relief += wrinkles(c.X, c.Y, c.rng, 0.35, 0.2, float(c.rng.uniform(-1.2, 1.2)), 0.006)
+    dots = (np.sin(c.X * 2 * np.pi / 0.04) * np.sin(c.Y * 2 * np.pi / 0.04) > 0.3).astype(np.float32)
+    occl = 1 - 0.05 * dots * ((d > 0.01) & (d < 0.07))
+    jb = jaw_offset(chin_margins(0.06, 0.24))
+    corners_top = [(-1.1, top_fn(np.array(1.1)) + 0.06), (1.1, top_fn(np.array(1.1)) + 0.06)]
+    corners_bottom = [tuple(jb[4] + [0.06, -0.03]), tuple(jb[12] + [-0.06, -0.03])]
+    loops = ear_loops(c, corners_top, corners_bottom)
+    return Parts(body, relief, outline, occl.astype(np.float32), 0.06, loops, wrinkles=0.008)
+
+
+def kf94(c: Canvas) -> Parts:
+    """Boat-shaped three-panel fold: a horizontal crest across the mouth, sealed rim, ear loops."""
+    pts = np.array([[0, c.top], [0.55, c.top + 0.14], [0.98, c.top + 0.38], [1.2, 0.86], [1.0, 1.38],
+                    [0.55, 1.8], [0, 1.97], [-0.55, 1.8], [-1.0, 1.38], [-1.2, 0.86], [-0.98, c.top + 0.38],
+                    [-0.55, c.top + 0.14]])
+    outline = catmull_rom(pts)
+    outline[np.argmin(np.abs(outline[:, 0]) + outline[:, 1])] = [0, c.top]
+    body = c.fill(outline)
+    seam = c.Y - (0.9 + 0.12 * (np.abs(c.X) / 1.2) ** 2)
+    relief = face_shape(c.X, c.Y, c.top, 1.97, lift=0.5) + 0.32 * np.exp(-(seam / 0.45) ** 2)
+    relief += 0.12 * (1 - np.abs(c.X) / 1.3) + ridge(seam, 0.012, -0.008)
+    relief += ridge(c.X, 0.015, -0.006) * (seam < 0)  # the upper panel's centre fold
+    d = c.edge_distance(body)
+    relief += band(d, 0.05, 0.006)
+    relief += wrinkles(c.X, c.Y, c.rng, 0.35, 0.2, float(c.rng.uniform(-1.2, 1.2)), 0.005)
+    loops = ear_loops(c, [(-1.05, 0.62), (1.05, 0.62)], [(-1.02, 1.2), (1.02, 1.2)])
+    return Parts(body, relief, outline, None, 0.06, loops, wrinkles=0.008)
+
+
+def _cup(c: Canvas, valve: bool) -> Parts:
+    cy, ry, rx = 1.07, 0.88, 0.88
+    angles = np.linspace(0, 2 * np.pi, 96)
+    outline = np.stack([rx * np.cos(angles), cy + ry * np.sin(angles)], axis=1)
+    outline[:, 1] = np.maximum(outline[:, 1], c.top)
+    body = c.fill(outline)
+    r2 = (c.X / rx) ** 2 + ((c.Y - cy) / ry) ** 2
+    relief = 0.75 * np.clip(1 - r2, 0, 1) ** 0.7 + 0.1 * face_shape(c.X, c.Y)
+    d = c.edge_distance(body)
+    relief += band(d, 0.06, 0.01) + ridge(d - 0.06, 0.012, -0.004)  # moulded flange
+    relief += ridge(c.Y - (0.62 + 0.18 * (c.X / rx) ** 2), 0.02, 0.008)  # moulded seam across the cup
+    clip = ((np.abs(c.X) < 0.28) & (c.Y - c.top > 0.04) & (c.Y - c.top < 0.11)).astype(np.float32)
+    relief += 0.01 * clip
+    gloss = np.full_like(c.X, 0.05) + 0.5 * clip
+    extras = [(clip, "#c9cbce")]  # the aluminium nose clip
+    metal = 0.9 * clip
+    occl = None
+    if valve:
+        vx, vy, vr = 0.0, 1.22, 0.22
+        dv = np.sqrt((c.X - vx) ** 2 + (c.Y - vy) ** 2)
+        disk = np.clip((vr - dv) * c.raster.scale + 0.5, 0, 1)
+        relief += 0.25 * np.sqrt(np.clip(1 - (dv / vr) ** 2, 0, 1)) * disk + ridge(dv - vr, 0.015, -0.02)
+        grille = (np.sin((c.Y - vy) * 2 * np.pi / 0.05) > 0.2) * (dv < vr * 0.7)
+        relief -= 0.008 * grille
+        occl = (1 - 0.3 * grille).astype(np.float32)
+        gloss = gloss + 0.35 * disk
+        extras.append((disk, "#3a3d42" if c.rng.random() < 0.5 else "#e9e9e4"))
+    straps = np.zeros_like(c.X)
+    for side, sign in ((0, -1), (1, 1)):  # two head straps running to the back of the head
+        if not c.sides[side]:
+            continue
+        for y0, y1 in ((0.62, 0.4), (1.5, 1.72)):
+            x0 = sign * rx * np.sqrt(max(0.0, 1 - ((y0 - cy) / ry) ** 2)) * 0.95
+            straps = np.maximum(straps, c.stroke(np.array([[x0, y0], [sign * 1.55, y1]]), 0.045))
+    return Parts(body, relief.astype(np.float32), outline, occl, gloss, straps, extras, metal, wrinkles=0.003)
+
+
+def n95(c: Canvas) -> Parts:
+    return _cup(c, valve=False)
+
+
+def n95_valve(c: Canvas) -> Parts:
+    return _cup(c, valve=True)
+
+
+def respirator(c: Canvas) -> Parts:
+    """Half-face elastomeric facepiece with two filter cartridges, an exhalation valve and straps."""
+    pts = np.array([[0, c.top], [0.35, c.top + 0.14], [0.78, 0.62], [0.98, 1.05], [0.88, 1.5],
+                    [0.45, 1.86], [0, 1.95], [-0.45, 1.86], [-0.88, 1.5], [-0.98, 1.05], [-0.78, 0.62],
+                    [-0.35, c.top + 0.14]])
+    outline = catmull_rom(pts)
+    body = c.fill(outline)
+    relief = face_shape(c.X, c.Y, c.top, 1.95, lift=0.8)
+    d = c.edge_distance(body)
+    relief += band(d, 0.06, 0.015)
+    gloss = np.full_like(c.X, 0.3)
+    cartridge = "#d6487e" if c.rng.random() < 0.5 else ("#2e2f33" if c.rng.random() < 0.5 else "#b9a23a")
+    extras = []
+    occl = np.ones_like(c.X)
+    for sign in (-1, 1):
+        cx, cy, r = sign * 0.74, 1.28, 0.28
+        dv = np.sqrt((c.X - cx) ** 2 + ((c.Y - cy) / 1.1) ** 2)
+        disk = np.clip((r - dv) * c.raster.scale + 0.5, 0, 1)
+        body = np.maximum(body, disk)
+        relief += 0.5 * disk * (0.6 + 0.4 * np.sqrt(np.clip(1 - (dv / r) ** 2, 0, 1))) * smoothstep((r - dv) / 0.06)
+        relief += ridge(dv - r * 0.8, 0.012, -0.01)
+        occl *= 1 - 0.25 * np.exp(-((dv - r * 0.8) / 0.012) ** 2)
+        gloss += 0.1 * disk
+        extras.append((disk, cartridge))
+        outline = np.vstack([outline, [[cx - r, cy - r], [cx + r, cy + r], [cx - r, cy + r], [cx + r, cy - r]]])
+    dv = np.sqrt(c.X ** 2 + (c.Y - 1.45) ** 2)
+    valve = np.clip((0.17 - dv) * c.raster.scale + 0.5, 0, 1)
+    relief += 0.2 * valve + ridge(dv - 0.17, 0.015, -0.012)
+    occl *= 1 - 0.2 * valve * (np.sin(c.X * 2 * np.pi / 0.05) > 0)
+    straps = np.zeros_like(c.X)
+    for side, sign in ((0, -1), (1, 1)):
+        if c.sides[side]:
+            straps = np.maximum(straps, c.stroke(np.array([[sign * 0.7, 0.6], [sign * 1.5, 0.3]]), 0.06))
+            straps = np.maximum(straps, c.stroke(np.array([[sign * 0.8, 1.6], [sign * 1.5, 1.85]]), 0.06))
+    return Parts(body, relief.astype(np.float32), outline, occl.astype(np.float32), gloss, straps, extras,
+                 wrinkles=0.0)
