@@ -11,9 +11,18 @@ moved together (:class:`AugmentResult`). The step reads in four modules:
 """
 from __future__ import annotations
 
-from maskgen.augment.pipeline import AugmentResult, augment
 from maskgen.augment.spec import (GEOMETRIC_OPS, KEYS, OPS, PHOTOMETRIC_OPS, PRESETS, load_augment_config,
                                   preset_spec, validate_spec)
 
 __all__ = ["AugmentResult", "GEOMETRIC_OPS", "KEYS", "OPS", "PHOTOMETRIC_OPS", "PRESETS", "augment",
            "load_augment_config", "preset_spec", "validate_spec"]
+
+
+def __getattr__(name: str):
+    """``augment`` and ``AugmentResult`` import the pipeline (and imgaug, slow) on first use only, so that
+    checking settings, or a run with ``--augment none``, never loads imgaug."""
+    if name in ("augment", "AugmentResult"):
+        from maskgen.augment import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'maskgen.augment' has no attribute {name!r}")
