@@ -65,7 +65,7 @@ def augment(ctx, src, out, workers, runner, engine, scheduler, shard, limit, ove
 
     runner = _runner(ctx, runner, engine, scheduler)
     if runner == "local":
-        prestart_workers(workers, settings["detector"])  # workers load models while the options are checked
+        prestart_workers(workers, settings["detector"], settings["augment"])  # models load while options are checked
     try:
         config = DatasetConfig(**settings).validated()  # mask type, colour, texture: usage errors before any work
     except ValueError as e:

@@ -119,7 +119,7 @@ def _run_options(workers, limit, shard) -> tuple[int, int | None, tuple[int, int
 
 def _checked_config(config: DatasetConfig | None, runner: str, workers: int) -> DatasetConfig:
     if runner == "local" and workers > 1:  # the fork server loads modules and models while this process gets ready
-        mp_context(str((config or DatasetConfig()).detector))
+        mp_context(str((config or DatasetConfig()).detector), (config or DatasetConfig()).augment)
     try:
         cfg = (config or DatasetConfig()).validated()
     except ValueError as e:

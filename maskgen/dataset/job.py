@@ -19,6 +19,7 @@ import os
 import time
 import traceback
 from pathlib import Path, PurePosixPath
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from maskgen.mask.options import WEAR_LABELS, parse_wear
 from maskgen.mask.sampling import sample_wear
 
 STAGES = ("read", "detect", "mask", "augment", "write")
+REUSE = True  # per-photo work (each face's mesh and lighting) done once and reused by every variant
 
 # purpose keys of the per-source random streams (never renumber: outputs depend on them)
 _WEAR, _MASK, _AUG, _CROP, _NEG, _NEG_AUG, _NEG_CROP = range(1, 8)
@@ -157,26 +159,34 @@ class _Work:
                 good.append((i, face))
         if not good:
             return
+        prepared = None
+        if REUSE:
+            from maskgen.mask.masker import prepare_faces
+
+            with self.stage("mask"):
+                prepared = prepare_faces(image, [f for _, f in good])
         for k in range(cfg.variants):
-            self.masked_variant(image, good, k)
+            self.masked_variant(image, good, k, prepared)
         for j in range(_negative_count(cfg, self.seed)):
             self.negative(image, good, j)
 
     def _augment(self, image, landmarks, boxes, rng):
-        from maskgen.augment import augment  # imgaug: heavy
-
         with self.stage("augment"):
+            if self.cfg.augment == "none":
+                return unaugmented(image, landmarks, boxes)
+            from maskgen.augment import augment  # imgaug: heavy
+
             return augment(image, landmarks, boxes, preset=self.cfg.augment, rng=rng)
 
-    def masked_variant(self, image, good, k: int) -> None:
-        from maskgen.mask.masker import mask_faces  # dlib: heavy
+    def masked_variant(self, image, good, k: int, prepared=None) -> None:
+        from maskgen.mask.masker import mask_faces
 
         cfg = self.cfg
         full = cfg.crop == "full"
         wear = sample_wear(parse_wear(cfg.wear), _rng(self.seed, _WEAR, k)) if full else cfg.wear
         with self.stage("mask"):
             result = mask_faces(image, faces=[f for _, f in good], options=cfg.mask_options(wear),
-                                rng=_rng(self.seed, _MASK, k))
+                                rng=_rng(self.seed, _MASK, k), prepared=prepared)
         index = {id(f): i for i, f in good}
         for face, reason in result.skipped:
             self.skip("mask_failed", reason, face_index=index.get(id(face), _match(face, good)), variant=k)
@@ -237,6 +247,18 @@ class _Work:
                                            _rng(self.seed, _NEG_CROP, j, i), cfg.crop_size)
             rel = self.write(label, f"{self.stem}_f{i}_n{j}", crop)
             self.rows.append(self.row(rel, label, j, crop, i, box, lm, None, aug.applied))
+
+
+def unaugmented(image, landmarks, boxes) -> SimpleNamespace:
+    """What :func:`maskgen.augment.augment` gives for preset ``'none'`` (the image itself, the labels copied
+    and clipped), without importing imgaug (tests/test_speed_paths.py checks that they agree)."""
+    from maskgen.augment.labels import check_inputs, visible_fraction
+
+    landmarks, boxes, _ = check_inputs(image, landmarks, boxes, None)
+    h, w = image.shape[:2]
+    return SimpleNamespace(image=image, landmarks=[None if lm is None else lm.copy() for lm in landmarks],
+                           boxes=[np.clip(b, 0, [w, h, w, h]) for b in boxes],
+                           visible=[visible_fraction(b, w, h) for b in boxes], applied=[])
 
 
 def _match(face, good) -> int | None:

@@ -27,35 +27,41 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def prestart_workers(workers: int | None = None, detector: str = "hog") -> None:
+def prestart_workers(workers: int | None = None, detector: str = "hog", augment=None) -> None:
     """Start loading the worker processes' modules and models now, in the background.
 
     Optional: :func:`maskgen.build_dataset` does it itself; a caller with slow work of its own to
-    do first (imports, option checks) can call this earlier to overlap the two.
+    do first (imports, option checks) can call this earlier to overlap the two. ``augment``: the
+    run's augmentation (``'none'`` leaves imgaug unloaded).
     """
     workers = default_workers() if workers is None else int(workers)
     if workers > 1:
-        mp_context(str(detector))
+        mp_context(str(detector), augment)
 
 
-def mp_context(detector: str):
+def mp_context(detector: str, augment=None):
     """The multiprocessing context for workers: forkserver (started now, see below), else spawn."""
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
-    _start_forkserver(ctx, detector)
+    _start_forkserver(ctx, detector, augment)
     return ctx
 
 
-def _start_forkserver(ctx, detector: str) -> None:
+def preload_modules(augment=None) -> list[str]:
+    """The modules a worker needs, imported once by the fork server (imgaug's pipeline unless ``'none'``)."""
+    modules = ["maskgen.detect.faces", "maskgen.mask.masker", "maskgen.dataset.build", "maskgen.dataset.local_runner"]
+    return modules if augment == "none" else modules[:2] + ["maskgen.augment.pipeline"] + modules[2:]
+
+
+def _start_forkserver(ctx, detector: str, augment=None) -> None:
     """Start the fork server with the heavy modules and the dlib models already loaded.
 
     Workers forked from it share the imports and the models (copy-on-write) instead of each
     loading them: start-up costs about what one process costs. A fork server already running
     (an earlier call in this process) is reused as it is.
     """
-    ctx.set_forkserver_preload(["maskgen.detect.faces", "maskgen.mask.masker", "maskgen.augment", "maskgen.dataset.build",
-                                "maskgen.dataset.local_runner"])
+    ctx.set_forkserver_preload(preload_modules(augment))
     saved = os.environ.get(_WARM_ENV)
     os.environ[_WARM_ENV] = detector  # read by this module when the fork server imports it
     try:
@@ -82,7 +88,7 @@ def pool_results(tasks: Iterator, workers: int, state: dict) -> Iterator[dict]:
         finally:
             cv2.setNumThreads(threads)
         return
-    ctx = mp_context(state["config"]["detector"])
+    ctx = mp_context(state["config"]["detector"], state["config"]["augment"])
     window = 4 * workers
     executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=worker.init_worker, initargs=(state,))
     futures: dict = {}

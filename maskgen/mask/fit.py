@@ -8,6 +8,7 @@ with the face's overall affine pose, shortened on the far side of a turned face.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -67,35 +68,47 @@ class FaceMesh:
         which runs through the eye centres."""
         return roll_angle(self.linear[:, 0])
 
+    @functools.cached_property
+    def triangle_maps(self) -> np.ndarray:
+        """(T, 2, 3) affine map of each triangle, canonical -> image (computed once per mesh)."""
+        return _triangle_affines(self.canonical, self.image, self.triangles)
+
     def to_image(self, pts: np.ndarray) -> np.ndarray:
         """Canonical points to image points through the mesh (affine pose outside it)."""
         pts = np.atleast_2d(np.asarray(pts, np.float64))
         out = pts @ self.linear.T + self.offset
         tri_of = _locate(self.canonical, self.triangles, pts)
-        for i, t in enumerate(tri_of):
-            if t < 0:
-                continue
-            src = self.canonical[self.triangles[t]]
-            dst = self.image[self.triangles[t]]
-            m = cv2.getAffineTransform(src.astype(np.float32), dst.astype(np.float32))
-            out[i] = m[:, :2] @ pts[i] + m[:, 2]
+        inside = tri_of >= 0
+        if inside.any():
+            m = self.triangle_maps[tri_of[inside]]
+            out[inside] = np.einsum("pij,pj->pi", m[:, :, :2], pts[inside]) + m[:, :, 2]
         return out
 
 
+def _triangle_affines(src: np.ndarray, dst: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(T, 2, 3) affine maps taking each triangle of ``src`` onto the same triangle of ``dst``
+    (as :func:`cv2.getAffineTransform` of the float32 corners, for all triangles at once); a degenerate
+    ``src`` triangle gets a zero map."""
+    a = np.concatenate([src[triangles].astype(np.float32).astype(np.float64), np.ones((len(triangles), 3, 1))], axis=2)
+    b = dst[triangles].astype(np.float32).astype(np.float64)
+    det = np.linalg.det(a)
+    ok = np.abs(det) > 1e-12
+    out = np.zeros((len(triangles), 2, 3))
+    if ok.any():
+        out[ok] = np.linalg.solve(a[ok], b[ok]).transpose(0, 2, 1)
+    return out
+
+
 def _locate(vertices: np.ndarray, triangles: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """Index of the triangle holding each point, -1 outside."""
+    """Index of the (first) triangle holding each point, -1 outside."""
     a, b, c = (vertices[triangles[:, k]] for k in range(3))
     v0, v1 = b - a, c - a
     den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
-    result = np.full(len(pts), -1)
-    for i, p in enumerate(pts):
-        w = p - a
-        u = (w[:, 0] * v1[:, 1] - v1[:, 0] * w[:, 1]) / den
-        v = (v0[:, 0] * w[:, 1] - w[:, 0] * v0[:, 1]) / den
-        inside = np.nonzero((u >= -1e-9) & (v >= -1e-9) & (u + v <= 1 + 1e-9))[0]
-        if len(inside):
-            result[i] = inside[0]
-    return result
+    w = pts[:, None, :] - a[None]  # (P, T, 2)
+    u = (w[..., 0] * v1[:, 1] - v1[:, 0] * w[..., 1]) / den
+    v = (v0[:, 0] * w[..., 1] - w[..., 0] * v0[:, 1]) / den
+    inside = (u >= -1e-9) & (v >= -1e-9) & (u + v <= 1 + 1e-9)
+    return np.where(inside.any(axis=1), inside.argmax(axis=1), -1)
 
 
 def _affine_fit(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -154,23 +167,24 @@ def warp_layers(mesh: FaceMesh, raster: Raster, layers: list[np.ndarray], image_
     labels = np.full((rh, rw), -1, np.int32)
     e1, e2 = tri_img[:, 1] - tri_img[:, 0], tri_img[:, 2] - tri_img[:, 0]
     areas = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
-    coeffs = np.zeros((len(tri_img), 2, 3), np.float64)
+    src = (tri_img - [x0, y0]).astype(np.float32)  # (T, 3, 2) ROI pixels
+    lo, hi = src.min(axis=1), src.max(axis=1)
+    touches = (areas >= 1e-6) & (hi[:, 0] >= -1) & (hi[:, 1] >= -1) & (lo[:, 0] <= rw) & (lo[:, 1] <= rh)
+    corners = np.round(src * 16).astype(np.int32)
     for t in np.argsort(-areas):
-        if areas[t] < 1e-6:
-            continue
-        src = (tri_img[t] - [x0, y0]).astype(np.float32)
-        dst = raster.to_pixels(mesh.canonical[mesh.triangles[t]]).astype(np.float32)
-        coeffs[t] = cv2.getAffineTransform(src, dst)
-        cv2.fillConvexPoly(labels, np.round(src * 16).astype(np.int32), int(t), lineType=cv2.LINE_8, shift=4)
-    valid = labels >= 0
-    idx = np.maximum(labels, 0)
+        if touches[t]:
+            cv2.fillConvexPoly(labels, corners[t], int(t), lineType=cv2.LINE_8, shift=4)
+    # per triangle: ROI pixel -> raster pixel
+    dst = raster.to_pixels(mesh.canonical[mesh.triangles].reshape(-1, 2)).reshape(-1, 3, 2)
+    coeffs = np.zeros((len(tri_img), 2, 3))
+    coeffs[touches] = _triangle_affines(src[touches].reshape(-1, 2), dst[touches].reshape(-1, 2),
+                                        np.arange(3 * int(touches.sum())).reshape(-1, 3))
+    c = np.vstack([coeffs.astype(np.float32).reshape(-1, 6), np.float32([[0, 0, -10, 0, 0, -10]])])
+    g = c[labels]  # label -1: the last row, mapping outside the raster
     xx = np.arange(rw, dtype=np.float32)[None, :]
     yy = np.arange(rh, dtype=np.float32)[:, None]
-    c = coeffs.astype(np.float32).reshape(-1, 6)
-    map_x = c[idx, 0] * xx + c[idx, 1] * yy + c[idx, 2]
-    map_y = c[idx, 3] * xx + c[idx, 4] * yy + c[idx, 5]
-    map_x[~valid] = -10
-    map_y[~valid] = -10
+    map_x = g[..., 0] * xx + g[..., 1] * yy + g[..., 2]
+    map_y = g[..., 3] * xx + g[..., 4] * yy + g[..., 5]
     warped = [cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
               for layer in layers]
     return x0, y0, warped
