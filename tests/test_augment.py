@@ -310,7 +310,7 @@ def test_rng_required():
         A.augment(np.zeros((8, 8, 3), np.uint8), [], [], None, "medium", np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("preset", ["light", "heavy"])
+@pytest.mark.parametrize("preset", ["light", "heavy", "realistic"])
 def test_presets_run_every_op_they_list(preset, dots):
     image, pts, box = dots
     small, pts, box = image[::2, ::2].copy(), pts / 2, box / 2
@@ -320,9 +320,9 @@ def test_presets_run_every_op_they_list(preset, dots):
         seen.update(a.split("(")[0] for a in res.applied)
         assert res.image.shape == small.shape and 0 <= res.visible[0] <= 1
     spec = A.preset_spec(preset)
-    expected = {"fliplr"} | {op for op in A.PHOTOMETRIC_OPS if op in spec}
-    expected |= {"affine"} | ({"crop"} if "crop" in spec else set())
-    expected -= {"hue", "saturation"}  # the dots image is grey
+    expected = {"fliplr"} | {op for op in A.PHOTOMETRIC_OPS + A.OCCLUSION_OPS if op in spec}
+    expected |= {"affine"} | {op for op in ("crop", "face_crop") if op in spec}
+    expected -= {"hue", "saturation", "cast"}  # the dots image is grey
     assert expected <= seen
     light, heavy = A.preset_spec("light"), A.preset_spec("heavy")
     assert light["rotate"] == [-10, 10] and heavy["rotate"] == [-25, 25] and heavy["scale"] == [0.75, 1.25]

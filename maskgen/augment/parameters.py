@@ -36,4 +36,14 @@ def sample_parameters(spec: dict, rng: np.random.Generator) -> dict:
     q_lo, q_hi = spec.get("jpeg", (100, 100))
     s["jpeg"] = (runs("jpeg"), int(rng.integers(q_lo, q_hi + 1)))
     s["seed"] = int(rng.integers(2**31 - 1))
+    # drawn after the seed, so that adding them left the draws of the ops above unchanged
+    s["face_crop"] = (runs("face_crop"), (uniform("face_crop", 3), round(float(rng.uniform(-0.12, 0.12)), 3),
+                                          round(float(rng.uniform(-0.15, 0.15)), 3)))
+    s["hand"] = (runs("hand"), uniform("hand", 2))
+    h_lo, h_hi = spec.get("hair", (1, 1))
+    s["hair"] = (runs("hair"), int(rng.integers(h_lo, h_hi + 1)))
+    s["beauty"] = (runs("beauty"), uniform("beauty", 2))
+    s["cast"] = (runs("cast"), (uniform("cast", 2), int(rng.integers(0, 360))))
+    r_lo, r_hi = spec.get("lowres", (4, 4))
+    s["lowres"] = (runs("lowres"), (int(rng.integers(r_lo, r_hi + 1)), bool(rng.random() < 0.5)))
     return s

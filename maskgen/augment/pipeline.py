@@ -1,9 +1,12 @@
 """The augmentation pipeline: the only module that imports imgaug.
 
 Parameters are drawn once (:func:`~maskgen.augment.parameters.sample_parameters`) from the caller's
-``np.random.Generator`` and applied in two stages: a geometric stage (flip, affine, crop) moves the
-image, the landmarks, the boxes and the mask alphas together; a photometric stage (brightness,
-contrast, hue, saturation, blur, noise, JPEG) changes the image only. Plain numpy goes in and comes out.
+``np.random.Generator`` and applied in three stages: a geometric stage (flip, affine, crop, face crop)
+moves the image, the landmarks, the boxes and the mask alphas together; an occlusion stage draws a
+hand or hair over a face (:mod:`~maskgen.augment.occluders`) and takes what they cover out of the
+alphas; a photometric stage (beauty filter, brightness, contrast, hue, saturation, blur, colour cast,
+low resolution, noise, JPEG; :mod:`~maskgen.augment.capture` for the new ones) changes the image only.
+Plain numpy goes in and comes out.
 """
 from __future__ import annotations
 
@@ -12,7 +15,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from maskgen.augment.labels import check_inputs, keypoints, labels_from_keypoints, visible_fraction
+import maskgen.augment.capture as capture
+import maskgen.augment.occluders as occluders
+from maskgen.augment.labels import box_from_points, check_inputs, keypoints, labels_from_keypoints, visible_fraction
 from maskgen.augment.parameters import sample_parameters
 from maskgen.augment.spec import PRESET_SPECS, resolve_spec
 from maskgen.detect.landmarks import flip_landmarks
@@ -65,10 +70,12 @@ def augment(image: np.ndarray, landmarks, boxes, alphas=None, preset="light",
     applied: list[str] = []
     img, landmarks, boxes, alphas = _flip(s, image, landmarks, boxes, alphas, applied)
     img, points, alphas = _geometric_stage(s, img, keypoints(landmarks, boxes), alphas, applied)
+    img, points, alphas = _face_crop_stage(s, img, points, alphas, applied)
     out_landmarks, out_boxes, visible = labels_from_keypoints(landmarks, points, w, h)
+    img, alphas = _occlusion_stage(s, img, out_landmarks, out_boxes, alphas, applied)
     alphas_out = [] if alphas is None else [
         None if a is None else np.ascontiguousarray(a, dtype=np.float32) for a in alphas]
-    img = _photometric_stage(s, img, image, applied)
+    img = _photometric_stage(s, img, image, applied, capture.largest_box(out_boxes))
     return AugmentResult(img, out_landmarks, out_boxes, alphas_out, visible, applied)
 
 
@@ -122,18 +129,76 @@ def _geometric_stage(s: dict, img, points: list, alphas, applied: list):
     return img, points, alphas
 
 
-def _photometric_stage(s: dict, img: np.ndarray, original: np.ndarray, applied: list) -> np.ndarray:
+def _face_crop_stage(s: dict, img, points: list, alphas, applied: list):
+    """Zoom onto the largest face (its box from the moved points), labels and alphas along."""
+    if not s["face_crop"][0] or not points:
+        return img, points, alphas
+    side, dx, dy = s["face_crop"][1]
+    box = capture.largest_box([box_from_points(p[-3:]) for p in points])
+    window = capture.face_crop_window(box, img.shape, side, (dx, dy))
+    if window is None:
+        return img, points, alphas
+    img, edge = capture.face_crop(img, window)
+    points = [p @ edge[:, :2].T + edge[:, 2] for p in points]
+    if alphas is not None:
+        alphas = [None if a is None else capture.warp_alpha(a, edge) for a in alphas]
+    applied.append(f"face_crop(side={side:g},dx={dx:g},dy={dy:g})")
+    return img, points, alphas
+
+
+def _occlusion_stage(s: dict, img, landmarks: list, boxes: list, alphas, applied: list):
+    """A hand and strands of hair over one face; what they cover leaves the mask alphas."""
+    if not boxes or not (s["hand"][0] or s["hair"][0]):
+        return img, alphas
+    rng = np.random.default_rng(s["seed"] + 31)
+    grey = is_grey(img)
+    i = int(rng.integers(len(boxes)))
+    frame = occluders.FaceFrame(landmarks[i], boxes[i])
+    covers = []
+    if s["hand"][0]:
+        img, cover = occluders.draw_hand(img, frame, rng, s["hand"][1])
+        covers.append(cover)
+        applied.append(f"hand(size={s['hand'][1]:g})")
+    if s["hair"][0]:
+        img, cover = occluders.draw_hair(img, frame, rng, s["hair"][1])
+        covers.append(cover)
+        applied.append(f"hair(strands={s['hair'][1]})")
+    if grey:  # a hand on a black-and-white photo is black and white too
+        img = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    if alphas is not None:
+        kept = np.prod([1 - c for c in covers], axis=0).astype(np.float32)
+        alphas = [None if a is None else a * kept for a in alphas]
+    return img, alphas
+
+
+def _photometric_stage(s: dict, img: np.ndarray, original: np.ndarray, applied: list, face_box) -> np.ndarray:
     """The image-only ops; never writes into ``original`` (the caller's image)."""
     grey = is_grey(img)
+    face_width = float(face_box[2] - face_box[0]) if face_box is not None else img.shape[1] / 4
+    if s["beauty"][0]:
+        img = capture.beauty(img, s["beauty"][1], face_width)
+        applied.append(f"beauty({s['beauty'][1]:g})")
     photometric = _photometric_augmenter(s, s["seed"] + 16, grey, applied)
     if photometric is not None:
         if np.may_share_memory(img, original):
             img = img.copy()  # imgaug works in place below; never touch the caller's image
         img = photometric.augment_batch_(_BatchInAugmentation(images=[img])).images[0]
+    if s["cast"][0] and not grey:
+        img = capture.colour_cast(img, s["cast"][1][0], np.deg2rad(s["cast"][1][1]))
+        applied.append(f"cast({s['cast'][1][0]:g},angle={s['cast'][1][1]})")
+    if s["lowres"][0]:
+        target, cubic = s["lowres"][1]
+        if target < face_width:
+            img = capture.low_resolution(img, face_width, target, cubic)
+            applied.append(f"lowres(face={target}px)")
+    # noise and JPEG run after imgaug, here: imgaug's AdditiveGaussianNoise is about twice as slow,
+    # its JpegCompression goes through deprecated imageio calls
     if s["noise"][0]:
         img = _noise(img, s["noise"][1], s["seed"] + 22)
+        applied.append(f"noise(sigma={s['noise'][1]:g})")
     if s["jpeg"][0]:
         img = _jpeg(img, s["jpeg"][1], grey)
+        applied.append(f"jpeg(q={s['jpeg'][1]})")
     return img
 
 
@@ -185,12 +250,6 @@ def _photometric_augmenter(s: dict, seed: int, grey: bool, applied: list):
     k, angle = s["motion_blur"][1]
     add("motion_blur", lambda: iaa.MotionBlur(k=k, angle=angle, direction=0.0, seed=seed + 5),
         f"motion_blur(k={k},angle={angle})")
-    # noise and JPEG run after imgaug, in _noise and _jpeg: imgaug's AdditiveGaussianNoise is
-    # about twice as slow, its JpegCompression goes through deprecated imageio calls
-    if s["noise"][0]:
-        applied.append(f"noise(sigma={s['noise'][1]:g})")
-    if s["jpeg"][0]:
-        applied.append(f"jpeg(q={s['jpeg'][1]})")
     return iaa.Sequential(children, seed=seed + 8) if children else None
 
 

@@ -10,12 +10,22 @@ Spec format (a preset name, or a dict as :func:`load_augment_config` returns)::
       "shear": [-5, 5],         # degrees along x; v -> [-v, v]
       "crop": 0.1,              # fraction cut from each side (drawn per side), resized back;
                                 # v -> [0, v], at most 0.45
+      "face_crop": [1.0, 1.5],  # zoom onto the largest face: a window this many face-box sides tall,
+                                # shifted so the chin or the forehead may be cut, scaled back
+      "hand": [0.8, 1.1],       # a hand over the mouth, under the chin or on a cheek; its size
+                                # (1 = an adult hand on an adult face)
+      "hair": [4, 24],          # strands of hair falling over the cheeks (count); v -> [1, v]
+      "beauty": [0.3, 0.9],     # beauty-filter smoothing strength 0..1; v -> [0, v]
       "brightness": [0.8, 1.2], # multiplier on all channels
       "contrast": [0.8, 1.2],   # linear contrast factor around 128
       "hue": [-10, 10],         # degrees; v -> [-v, v] (skipped for grey images)
       "saturation": [0.8, 1.2], # colourfulness factor, 0 = grey (skipped for grey images)
       "blur": [0, 1.5],         # gaussian sigma in pixels; v -> [0, v]
       "motion_blur": [3, 9],    # motion-blur kernel size in pixels (>= 3); v -> [3, v]
+      "cast": 0.2,              # colour cast (white balance off, warm/cool/green/magenta); v -> [0, v]
+                                # (skipped for grey images)
+      "lowres": [20, 60],       # the largest face's width in pixels when seen by a low-resolution
+                                # camera: downscaled to it and scaled back up; v -> [4, v]
       "noise": [0, 8],          # gaussian noise sigma in 0..255 units; v -> [0, v]
       "jpeg": [40, 95],         # JPEG quality 1..100
       "p": {"rotate": 0.5},     # per-op probability; an op without one runs every time
@@ -23,7 +33,9 @@ Spec format (a preset name, or a dict as :func:`load_augment_config` returns)::
     }
 
 Ops left out do not run. The geometric ops rotate, scale, translate and shear form one
-affine warp; the photometric ops run in the order listed.
+affine warp, then crop and face_crop cut; the occlusions (hand, hair) are drawn on the moved face
+and taken out of the mask alphas they cover; the photometric ops run in the order listed. Everything
+applies to masked and unmasked images alike, so none of it tells the classes apart.
 """
 from __future__ import annotations
 
@@ -34,11 +46,13 @@ import numbers
 import tomllib
 from pathlib import Path
 
-PRESETS = ("none", "light", "heavy")
+PRESETS = ("none", "light", "heavy", "realistic")
 
-GEOMETRIC_OPS = ("rotate", "scale", "translate", "shear", "crop")
-PHOTOMETRIC_OPS = ("brightness", "contrast", "hue", "saturation", "blur", "motion_blur", "noise", "jpeg")
-OPS = GEOMETRIC_OPS + PHOTOMETRIC_OPS
+GEOMETRIC_OPS = ("rotate", "scale", "translate", "shear", "crop", "face_crop")
+OCCLUSION_OPS = ("hand", "hair")
+PHOTOMETRIC_OPS = ("beauty", "brightness", "contrast", "hue", "saturation", "blur", "motion_blur", "cast",
+                   "lowres", "noise", "jpeg")
+OPS = GEOMETRIC_OPS + OCCLUSION_OPS + PHOTOMETRIC_OPS
 
 # op -> (kind, lower bound, upper bound); kind: "sym" (v -> [-v, v]), "pos" (v -> [0, v]),
 # "range" (a pair only), "int" (pair of ints, v -> [low, v])
@@ -48,6 +62,12 @@ _RANGES = {
     "translate": ("sym", -1.0, 1.0),
     "shear": ("sym", -45.0, 45.0),
     "crop": ("pos", 0.0, 0.45),
+    "face_crop": ("range", 0.5, 4.0),
+    "hand": ("range", 0.3, 3.0),
+    "hair": ("int", 1, 200),
+    "beauty": ("pos", 0.0, 1.0),
+    "cast": ("pos", 0.0, 1.0),
+    "lowres": ("int", 4, 1024),
     "brightness": ("range", 0.0, 10.0),
     "contrast": ("range", 0.0, 10.0),
     "hue": ("sym", -180.0, 180.0),
@@ -161,6 +181,19 @@ PRESET_SPECS["heavy"] = validate_spec({
           "brightness": 0.7, "contrast": 0.7, "hue": 0.4, "saturation": 0.5,
           "blur": 0.3, "motion_blur": 0.2, "noise": 0.4, "jpeg": 0.5},
 }, "preset 'heavy'")
+
+
+# capture and occlusion realism: what real photos of faces (masked or not) look like
+PRESET_SPECS["realistic"] = validate_spec({
+    "flip": 0.5,
+    "rotate": 10, "scale": [0.9, 1.1], "translate": 0.04, "face_crop": [0.95, 1.5],
+    "hand": [0.8, 1.15], "hair": [4, 24],
+    "beauty": [0.3, 0.9], "brightness": [0.7, 1.3], "contrast": [0.75, 1.2], "saturation": [0.6, 1.3],
+    "blur": [0.4, 1.6], "cast": 0.25, "lowres": [18, 64], "noise": [1, 8], "jpeg": [25, 90],
+    "p": {"rotate": 0.4, "scale": 0.4, "translate": 0.3, "face_crop": 0.2, "hand": 0.1, "hair": 0.15,
+          "beauty": 0.15, "brightness": 0.5, "contrast": 0.4, "saturation": 0.3, "blur": 0.2, "cast": 0.35,
+          "lowres": 0.3, "noise": 0.3, "jpeg": 0.5},
+}, "preset 'realistic'")
 
 
 def resolve_spec(preset) -> dict:
