@@ -38,16 +38,18 @@ def _p(*entries):
     return tuple((parse_colour(c)[0], n, w) for c, n, w in entries)
 
 
-PRINTED = (("floral", 0.08), ("ditsy", 0.05), ("dots", 0.04), ("stripes", 0.04), ("plaid", 0.03),
-           ("gingham", 0.03), ("checker", 0.02), ("camo", 0.03), ("paisley", 0.02), ("leopard", 0.02),
-           ("tiedye", 0.02), ("hearts", 0.02), ("smile", 0.02), ("animal", 0.015), ("lettering", 0.025))
+# fashion prints of sewn masks, by how often photos show them (florals and loud multicolour prints most)
+PRINTED = (("floral", 0.1), ("ditsy", 0.06), ("abstract", 0.06), ("dots", 0.04), ("stripes", 0.04),
+           ("zebra", 0.03), ("plaid", 0.03), ("gingham", 0.03), ("checker", 0.02), ("camo", 0.03),
+           ("paisley", 0.02), ("leopard", 0.025), ("tiedye", 0.025), ("hearts", 0.025), ("smile", 0.02),
+           ("animal", 0.015), ("lettering", 0.025))
 
 BUILT_IN = {
     "surgical": MaskType("surgical", "pleated disposable mask with nose wire, side bindings and ear loops", _p(
-        ("#92c3e2", "light blue", 0.34), ("#a9d4ea", "pale blue", 0.1), ("#eeeff0", "white", 0.14),
+        ("#92c3e2", "light blue", 0.34), ("#a9d4ea", "pale blue", 0.12), ("#eeeff0", "white", 0.18),
         ("#6cc2b8", "surgical green", 0.08), ("#2a2b2f", "black", 0.12), ("#e7b4c3", "pink", 0.04),
         ("#a8dccb", "mint", 0.03), ("#b8bcc2", "grey", 0.04), ("#e9e08a", "yellow", 0.02),
-        ("#b9a7d8", "lavender", 0.01)), (("nonwoven", 1.0),), weight=0.3, tail=0.08),
+        ("#b9a7d8", "lavender", 0.01)), (("nonwoven", 1.0),), weight=0.3, tail=0.05),
     "kn95": MaskType("kn95", "KN95 folded respirator: vertical crest, heat-sealed rim, ear loops", _p(
         ("#eeeff0", "white", 0.55), ("#26272b", "black", 0.22), ("#8e9196", "grey", 0.07),
         ("#e7b4c3", "pink", 0.04), ("#d9c7a8", "beige", 0.04), ("#a9d4ea", "pale blue", 0.03)),
@@ -67,7 +69,7 @@ BUILT_IN = {
         ("#eeeff0", "white", 0.09), ("#d9c7a8", "beige", 0.05), ("#b3262d", "red", 0.03),
         ("#e7b4c3", "pink", 0.05), ("#4c7a4a", "green", 0.03), ("#3c64a8", "blue", 0.05),
         ("#6b1f2a", "maroon", 0.02), ("#e3c341", "yellow", 0.02), ("#6c4f96", "purple", 0.02)),
-        (("weave", 0.3), ("melange", 0.14), ("knit", 0.04), ("none", 0.05)) + PRINTED, weight=0.22, tail=0.3),
+        (("weave", 0.22), ("melange", 0.12), ("knit", 0.04), ("none", 0.05)) + PRINTED, weight=0.22, tail=0.3),
     "sports": MaskType("sports", "jaw-hugging neoprene / polyurethane sports mask", _p(
         ("#1c1d20", "black", 0.5), ("#4a4c50", "dark grey", 0.2), ("#1f2a4d", "navy", 0.08),
         ("#c2c5c9", "light grey", 0.07), ("#b3262d", "red", 0.04), ("#eeeff0", "white", 0.04)),

@@ -29,7 +29,7 @@ DRAWERS = {
     "respirator": (medical.respirator, TOP - 0.02, 1.95, 1.6),
     "bandana": (fabric.bandana, TOP, 2.5, 1.5),
     "gaiter": (fabric.gaiter, TOP, 2.6, 1.45),
-    "scarf": (fabric.scarf, TOP - 0.02, 2.6, 1.65),
+    "scarf": (fabric.scarf, TOP, 2.6, 1.65),
     "hosiery": (fabric.hosiery, TOP, 2.6, 1.35),
     "window": (fabric.window, TOP - 0.03, 1.97, 1.2),
     "sequin": (fabric.sequin, TOP - 0.03, 1.97, 1.2),

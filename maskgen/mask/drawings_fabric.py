@@ -123,26 +123,28 @@ def bandana(c: Canvas) -> Parts:
     return Parts(body, relief.astype(np.float32), outline, None, 0.02, None, wrinkles=0.03)
 
 
-def _tube(c: Canvas, width_top: float, width_neck: float, fold: float):
-    """A tube pulled up from the neck over the nose: body, outline and top edge."""
+def _tube(c: Canvas, margin: float, neck: float, fold: float, flare: float = 0.0):
+    """A tube of fabric pulled up from the neck over the nose, wrapping round the head: its sides follow
+    the face's outline ``margin`` outside it, then the neck (half-width ``neck``), widening by ``flare``
+    toward the bottom (a scarf's drape). Returns body, relief and outline."""
     def top_fn(x):
         return c.top + 0.03 + 0.05 * smoothstep(np.abs(x) / 0.4) + 0.08 * x ** 2
 
-    half = np.array([[width_top, c.top - 0.3], [width_top, 0.5], [width_top - 0.05, 1.1],
-                     [0.5 * (width_top + width_neck), 1.7], [width_neck, 2.2], [width_neck, 2.7]])
-    pts = np.vstack([half, half[::-1] * [-1, 1]])
-    outline = catmull_rom(pts)
+    jaw = jaw_offset(np.full(17, margin))[0:6]  # the right-hand side of the image: mirror below
+    neck_pts = np.array([[-neck, 1.75], [-neck - 0.4 * flare, 2.2], [-neck - flare, 2.75]])
+    left = np.vstack([[jaw[0, 0], c.top - 0.3], jaw[jaw[:, 1] < 1.45], neck_pts])
+    outline = np.vstack([left, left[::-1] * [-1, 1]])
     outline[:, 1] = np.minimum(outline[:, 1], LOWEST - 0.02)
     body = c.fill(outline) * below_curve(c.Y, c.X, top_fn, c.raster)
     relief = face_shape(c.X, c.Y, c.top, 2.2, lift=0.9) + band(c.Y - top_fn(c.X), fold, 0.015)
-    outline = np.vstack([outline, [[-width_top, top_fn(np.array(-width_top))],
-                                   [width_top, top_fn(np.array(width_top))]]])
-    return hide_far_sides(c, body, 1.3), relief, outline
+    x_top = float(jaw[0, 0])
+    outline = np.vstack([outline, [[x_top, top_fn(np.array(x_top))], [-x_top, top_fn(np.array(x_top))]]])
+    return body, relief, outline
 
 
 def gaiter(c: Canvas) -> Parts:
     """A neck gaiter pulled up over the nose: folded top edge, bunched rings of fabric below the chin."""
-    body, relief, outline = _tube(c, 1.4, 0.95, float(c.rng.uniform(0.06, 0.14)))
+    body, relief, outline = _tube(c, float(c.rng.uniform(0.08, 0.18)), 0.95, float(c.rng.uniform(0.06, 0.14)))
     bunch = 1.0 / max(c.squash, 0.4)
     rings = wrinkles(c.X, c.Y, c.rng, 0.8, 0.13 / bunch, float(c.rng.uniform(-0.12, 0.12)), 0.03 * bunch)
     relief += rings * (0.35 + smoothstep((c.Y - 1.5) / 0.6))
@@ -151,7 +153,7 @@ def gaiter(c: Canvas) -> Parts:
 
 def hosiery(c: Canvas) -> Parts:
     """A sheer stretch-nylon tube over the lower face: the face shows through, with a soft sheen."""
-    body, relief, outline = _tube(c, 1.3, 0.9, 0.04)
+    body, relief, outline = _tube(c, 0.06, 0.88, 0.04)
     relief = 0.3 * relief + wrinkles(c.X, c.Y, c.rng, 0.6, 0.1, float(c.rng.uniform(-0.2, 0.2)), 0.006)
     sheer = float(c.rng.uniform(0.62, 0.85))
     edge = smoothstep(np.abs(c.X) / 1.2)  # seen edge-on at the sides, the nylon looks denser
@@ -162,19 +164,10 @@ def hosiery(c: Canvas) -> Parts:
 
 def scarf(c: Canvas) -> Parts:
     """A scarf, shemagh or niqab-style veil over the nose, draping below the chin past the face's sides."""
-    sag = float(c.rng.uniform(0.0, 0.06))
-
-    def top_fn(x):
-        return c.top + 0.02 + sag * x ** 2 + 0.04 * smoothstep(np.abs(x) / 0.35)
-
-    half = np.array([[1.6, c.top - 0.3], [1.62, 0.6], [1.62, 1.4], [1.5, 2.1], [1.4, 2.7]])
-    outline = catmull_rom(np.vstack([half, half[::-1] * [-1, 1]]))
-    outline[:, 1] = np.minimum(outline[:, 1], LOWEST - 0.02)
-    body = hide_far_sides(c, c.fill(outline) * below_curve(c.Y, c.X, top_fn, c.raster), 1.3)
-    relief = face_shape(c.X, c.Y, c.top, 2.2, lift=0.9) + band(c.Y - top_fn(c.X), 0.07, 0.012)
-    drape = smoothstep((c.Y - 1.3) / 0.7)
+    body, relief, outline = _tube(c, float(c.rng.uniform(0.15, 0.3)), 1.05, float(c.rng.uniform(0.05, 0.1)),
+                                  flare=float(c.rng.uniform(0.2, 0.5)))
+    drape = smoothstep((c.Y - 1.2) / 0.7)
     relief += wrinkles(c.X, c.Y, c.rng, 0.9, 0.28, np.pi / 2 + float(c.rng.uniform(-0.2, 0.2)), 0.06) * drape
     for sign in (-1, 1):
-        relief += tension_creases(c.X, c.Y, c.rng, (sign * 1.5, 0.3), 1.3, 6, 0.035)
-    outline = np.vstack([outline, [[-1.6, top_fn(np.array(-1.6))], [1.6, top_fn(np.array(1.6))]]])
+        relief += tension_creases(c.X, c.Y, c.rng, (sign * 1.4, 0.3), 1.3, 6, 0.035)
     return Parts(body, relief.astype(np.float32), outline, None, 0.02, None, wrinkles=0.03)

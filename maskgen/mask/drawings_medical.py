@@ -14,38 +14,54 @@ from maskgen.mask.surface import (band, face_shape, noise_at, pleat_profile, rid
                                   wrinkles)
 
 
+def _surgical_outline(c: Canvas, top_fn, wx: float) -> np.ndarray:
+    """The rectangle of a worn surgical mask: straight across the nose, vertical sides standing off
+    the cheeks, a shallow curve under the chin (own frame)."""
+    xs = np.linspace(wx, -wx, 25)
+    top = np.stack([xs, top_fn(xs)], axis=1)
+    bottom_x = np.linspace(-wx, wx, 25)
+    bottom = np.stack([bottom_x * (1 - 0.04 * (bottom_x / wx) ** 2),
+                       2.0 - 0.5 * np.abs(bottom_x / wx) ** 2.2], axis=1)
+    return np.vstack([top, bottom])
+
+
 def surgical(c: Canvas) -> Parts:
     """Three pleats, open over the chin and gathered into the side bindings; nose wire; ear loops."""
     def top_fn(x):
         ax = np.abs(x)
-        return c.top + 0.11 * smoothstep(ax / 0.5) + 0.05 * (ax / 1.1) ** 2
+        return c.top + 0.11 * smoothstep(ax / 0.5) + 0.06 * (ax / 1.1) ** 2
 
-    body, outline = jaw_body(c, top_fn, 0.05, 0.15)
-    wx = 1.12
-    body *= (np.abs(c.X) < wx).astype(np.float32)
-    jb = jaw_offset(chin_margins(0.05, 0.15))
-    y_bot = np.interp(c.X, jb[1:16, 0], jb[1:16, 1])
+    wx = 1.17
+    outline = _surgical_outline(c, top_fn, wx)
+    body = c.fill(outline)
+    far, _ = jaw_body(c, top_fn, 0.08, 0.2)  # a side turned away hides behind the cheek
+    for side, sign in ((0, -1), (1, 1)):
+        if not c.sides[side]:
+            body = np.where(sign * c.X > 0, np.minimum(body, far), body)
     top = top_fn(c.X)
+    y_bot = 2.0 - 0.5 * np.abs(np.clip(c.X / wx, -1, 1)) ** 2.2
     height = np.maximum(y_bot - top, 0.3)
     s = c.Y - top  # face units below the top edge
     side = smoothstep(np.abs(c.X) / wx)
-    gather = 1 - 0.45 * side
-    wobble = 0.03 * (noise_at(c.X / 0.5, np.zeros_like(c.X), c.rng) - 0.5)
+    gather = 1 - 0.4 * side
     spacing = 0.2 * height * gather
-    centres = [(0.5 + (f - 0.5) * gather) * height + wobble * (k + 1) for k, f in enumerate((0.3, 0.5, 0.7))]
     relief = face_shape(c.X, c.Y, c.top, 1.95)
     depth = 0.03 + 0.015 * side  # the pleats open where the chin pushes them
-    for k, centre in enumerate(centres):
-        relief += pleat_profile(s - centre, [0.0], 0.8 * spacing, depth, 0.025)
+    for k, f in enumerate((0.3, 0.5, 0.7)):
+        wobble = 0.012 * (noise_at(c.X / 1.2, np.full_like(c.X, 3.0 * k), c.rng) - 0.5)
+        d = s - ((0.5 + (f - 0.5) * gather) * height + wobble)
+        relief += pleat_profile(d, [0.0], 0.8 * spacing, depth, 0.022) + ridge(d + 0.012, 0.01, 0.006)
     dx = wx - np.abs(c.X)
-    relief += band(dx, 0.085, 0.012) + ridge(dx - 0.085, 0.01, -0.006)  # side bindings and their seams
-    relief += band(s, 0.045, 0.006) * (np.abs(c.X) < wx - 0.08)  # folded top hem
-    relief += ridge(s - 0.035, 0.02, 0.012) * smoothstep((0.45 - np.abs(c.X)) / 0.1)  # nose wire
-    corners_top = [(-wx + 0.03, top_fn(np.array(wx)) + 0.04), (wx - 0.03, top_fn(np.array(wx)) + 0.04)]
-    corners_bottom = [tuple(jb[4] + [0.05, -0.02]), tuple(jb[12] + [-0.05, -0.02])]
+    binding = (dx < 0.09).astype(np.float32)
+    relief += band(dx, 0.09, 0.012) + ridge(dx - 0.09, 0.01, -0.006)  # side bindings and their seams
+    relief += band(s, 0.05, 0.006) * (1 - binding)  # folded top hem with the nose wire inside
+    relief += ridge(s - 0.03, 0.02, 0.012) * smoothstep((0.45 - np.abs(c.X)) / 0.1)
+    corners_top = [(-wx + 0.04, top_fn(np.array(wx)) + 0.04), (wx - 0.04, top_fn(np.array(wx)) + 0.04)]
+    corners_bottom = [(-wx + 0.06, 1.48), (wx - 0.06, 1.48)]
     for corner in corners_top + corners_bottom:
         relief += tension_creases(c.X, c.Y, c.rng, corner, 0.5, 5, 0.01)
-    occl = 1 - 0.05 * (dx < 0.085)  # the bindings' denser fabric
+    welds = (np.sin(c.Y * 2 * np.pi / 0.04) > 0.2) * binding
+    occl = 1 - 0.06 * binding - 0.05 * welds  # the bindings' denser, welded fabric
     loops = ear_loops(c, corners_top, corners_bottom)
     return Parts(body, relief, outline, occl.astype(np.float32), 0.05, loops, wrinkles=0.012)
 

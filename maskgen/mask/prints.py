@@ -106,8 +106,8 @@ def scattered(X, Y, base, rng, px_per_unit, spacing, draw):
 def floral(X, Y, base, rng, px_per_unit):
     """Large flowers of two colours with leaves."""
     petal_a, petal_b, heart, leaf = colour(rng), colour(rng), colour(rng), hex_to_linear("#3f7a3a")
-    spacing = float(rng.uniform(0.26, 0.4))
-    size = spacing * float(rng.uniform(0.28, 0.36))
+    spacing = float(rng.uniform(0.26, 0.5))
+    size = spacing * float(rng.uniform(0.3, 0.4))
 
     def draw(out, lx, ly, r, unit):
         leaf_sdf = np.hypot((lx - 0.9 * size) / 1.0, ly / 0.45) - 0.55 * size
@@ -264,3 +264,32 @@ def paisley(X, Y, base, rng, px_per_unit):
         return paint(out, coverage(np.hypot(lx, ly) - 0.2 * s, px_per_unit), other)
 
     return scattered(X, Y, base, rng, px_per_unit, spacing, draw)
+
+
+def zebra(X, Y, base, rng, px_per_unit):
+    """Zebra or tiger stripes: wavy bands that fork and taper, dark on the ground."""
+    from maskgen.mask.surface import noise_at
+
+    ink = hex_to_linear("#151515") if rng.random() < 0.7 else colour(rng)
+    if rng.random() < 0.6:
+        base = hex_to_linear("#ecebe6")
+    angle = float(rng.uniform(-0.4, 0.4)) + (np.pi / 2 if rng.random() < 0.5 else 0.0)
+    period = float(rng.uniform(0.16, 0.28))
+    u = X * np.cos(angle) + Y * np.sin(angle)
+    warp = 0.6 * noise_at(X / 0.5, Y / 0.5, rng) + 0.15 * noise_at(X / 0.2, Y / 0.2, rng)
+    t = (u / period + 2.0 * warp) % 1.0
+    width = 0.25 + 0.2 * noise_at(X / 0.25, Y / 0.25, rng)
+    return paint(ground(X, base), coverage((np.abs(t - 0.5) - width) * period, px_per_unit), ink)
+
+
+def abstract(X, Y, base, rng, px_per_unit):
+    """A loud multicolour print: overlapping blobs and brush strokes of several colours."""
+    from maskgen.mask.surface import noise_at, ridged
+
+    out = ground(X, base)
+    size = float(rng.uniform(0.12, 0.3))
+    for _ in range(int(rng.integers(3, 6))):
+        blob = noise_at(X / size, Y / size, rng)
+        paint(out, np.clip((blob - 0.6) * 0.4 * px_per_unit, 0, 1), colour(rng))
+    stroke = ridged(noise_at(X / (2 * size), Y / (0.7 * size), rng))
+    return paint(out, np.clip((stroke - 0.85) * 0.5 * px_per_unit, 0, 1), contrast(base))

@@ -18,7 +18,7 @@ from maskgen.mask.colors import srgb_to_linear
 
 FABRICS = ("nonwoven", "melange", "weave", "knit")
 PRINTS = ("dots", "stripes", "plaid", "gingham", "checker", "camo", "paisley", "floral", "ditsy", "hearts",
-          "leopard", "tiedye", "smile", "animal", "lettering", "stamp")
+          "leopard", "tiedye", "zebra", "abstract", "smile", "animal", "lettering", "stamp")
 PATTERNS = FABRICS + PRINTS
 SURFACES = ("sequins", "lame")  # metallic surfaces, drawn by the sequin type itself (plain albedo here)
 
@@ -32,9 +32,10 @@ def smooth_noise(shape: tuple[int, int], cell_px: float, rng: np.random.Generato
 
 
 def _nonwoven(X, Y, base, rng, px_per_unit):
-    """Spun-bond speckle of surgical and respirator masks."""
+    """Spun-bond non-woven: fine speckle and the cloudy mottling of uneven fibre density."""
     n = smooth_noise(X.shape, max(1.5, 0.015 * px_per_unit), rng)
-    return base[None, None, :] * (0.96 + 0.08 * n)[..., None]
+    cloud = smooth_noise(X.shape, max(3.0, 0.08 * px_per_unit), rng)
+    return base[None, None, :] * (0.93 + 0.06 * n + 0.07 * cloud)[..., None]
 
 
 def _melange(X, Y, base, rng, px_per_unit):
