@@ -1,31 +1,51 @@
 """Face detection and 68-point landmarks: the only module that imports dlib.
 
-Everything returned is plain numpy data in :class:`~maskgen.mask.results.Face`; dlib types never
-leave this module. Models are loaded lazily, once per process.
+Everything returned is plain numpy data in :class:`~maskgen.detect.face.Face`; dlib types never
+leave this module (and torch never enters it: MTCNN lives in :mod:`maskgen.detect.mtcnn`, imported on
+first use). Models are loaded lazily, once per process.
+
+Detectors: ``hog`` and ``cnn`` (dlib's), ``mtcnn`` (finds masked faces: the optional extra
+``maskgen[mtcnn]``), ``auto`` (HOG, and MTCNN for the photos where HOG finds nothing), ``none`` (the
+photo is a face crop). Small photos are searched on an enlarged, padded copy (:mod:`.framing`).
 """
 from __future__ import annotations
 
 import threading
+import warnings
 
 import cv2
 import dlib
 import numpy as np
 
+from maskgen.detect import framing, mtcnn
 from maskgen.detect import model_files as models
 from maskgen.detect.landmarks import implausibility
-from maskgen.detect.face import Face
-from maskgen.detect.rotation import rotate_image
+from maskgen.detect.face import DETECTORS, Face
+from maskgen.detect.framing import View
 
-DETECTORS = ("hog", "cnn", "none")
 DEFAULT_MIN_SCORE = 0.0  # dlib's own threshold
 ROLL_REFINE_DEGREES = 12.0  # faces tilted more than this get a second, upright landmark pass
 RELATIVE_MIN_SCORE = 0.15  # a detection this much weaker than the photo's best is taken as a false alarm
+DLIB_ROTATIONS = (-30.0, 30.0)  # hog and cnn: searched again this much rotated when nothing is found
+MTCNN_ROTATIONS = (-25.0, -15.0, 15.0, 25.0)  # mtcnn's rescue search: also mirrored and contrast-equalised
+# MTCNN's stage thresholds for the rescue search, run only where the first search found nothing: looser
+# than facenet-pytorch's (0.6, 0.7, 0.7). Chosen on the 46 photos of real_mask, no_mask, incorrect_mask
+# and 450 of real_dev where the first search finds nothing: the rescue finds a face in 39 of them (29
+# with the first search's thresholds), and a false one in 12 of 99 photos without a face (4 with them).
+RESCUE_THRESHOLDS = (0.4, 0.5, 0.5)
+MAX_OVERLAP = 0.5  # an MTCNN box lying more than this much inside a better one is the same face
+# a weak MTCNN detection (under SURE_SCORE) much smaller than the photo's best one is a false alarm (a hand,
+# a pattern at the border): 6 of the 10 extra detections in the 120 one-person portraits of unmasked_faces
+SURE_SCORE = 0.95
+SECONDARY_MIN_SIDE = 0.3
 
 _lock = threading.Lock()
 _cache: dict[str, object] = {}
 
 
 def _load(name: str):
+    if name == "mtcnn":
+        return mtcnn.load()
     with _lock:
         if name not in _cache:
             if name == "hog":
@@ -37,6 +57,47 @@ def _load(name: str):
             else:
                 raise ValueError(f"unknown model {name!r}")
         return _cache[name]
+
+
+def load_models(detector: str) -> None:
+    """Load what ``detector`` needs now (the landmark model too), not on the first photo."""
+    note = check_detector(detector)
+    _load("landmarks")
+    for name in {"auto": ("hog",) if note else ("hog", "mtcnn")}.get(detector, (detector,)):
+        if name != "none":
+            _load(name)
+
+
+def check_detector(detector: str) -> str | None:
+    """Check that ``detector`` can run here, without loading anything.
+
+    Raises ``ValueError`` for an unknown name and :class:`~maskgen.detect.mtcnn.MissingExtraError` for
+    ``mtcnn`` without its packages. For ``auto`` without them, returns the one-line note that HOG
+    alone looks for faces (``auto`` then works as ``hog``); otherwise None.
+    """
+    _check(detector)
+    if detector in ("mtcnn", "auto") and not mtcnn.available():
+        if detector == "mtcnn":
+            raise mtcnn.MissingExtraError(f"the mtcnn detector needs facenet-pytorch==2.5.3: {mtcnn.EXTRA}")
+        return f"detector auto: MTCNN is not installed, so HOG alone looks for faces ({mtcnn.EXTRA})"
+    return None
+
+
+def _check(detector: str) -> None:
+    if detector not in DETECTORS:
+        raise ValueError(f"unknown detector {detector!r}; choose from {', '.join(DETECTORS)}")
+
+
+_noted: set[str] = set()
+
+
+def _auto_note() -> str | None:
+    """``check_detector('auto')``, warned about once per process."""
+    note = check_detector("auto")
+    if note and note not in _noted:
+        _noted.add(note)
+        warnings.warn(note, RuntimeWarning, stacklevel=4)
+    return note
 
 
 def _detect_boxes(image: np.ndarray, detector: str, upsample: int) -> list[tuple[np.ndarray, float]]:
@@ -64,53 +125,125 @@ def predict_landmarks(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
-def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    return pts @ m[:, :2].T + m[:, 2]
+def _keep(found: list, min_score: float | None) -> list:
+    """Detections (box, score, ...) scoring at least ``min_score`` and ``RELATIVE_MIN_SCORE`` of the best."""
+    found = [f for f in found if min_score is None or f[1] >= min_score]
+    if len(found) > 1:
+        best = max(f[1] for f in found)
+        found = [f for f in found if f[1] >= RELATIVE_MIN_SCORE * best]
+    return found
 
 
-def _box_of(points: np.ndarray) -> np.ndarray:
-    return np.array([points[:, 0].min(), points[:, 1].min(), points[:, 0].max(), points[:, 1].max()])
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection of two boxes over the smaller one's area."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return iw * ih / small if small > 0 else 1.0
+
+
+def _distinct(found: list) -> list:
+    """MTCNN detections (box, score, ...) best first, without those lying mostly inside a better one
+    (``MAX_OVERLAP``) and the weak ones far smaller than the best (``SURE_SCORE``, ``SECONDARY_MIN_SIDE``)."""
+    kept: list = []
+    for f in sorted(found, key=lambda f: -f[1]):
+        if all(_overlap(f[0], k[0]) <= MAX_OVERLAP for k in kept):
+            kept.append(f)
+    if kept:
+        side = lambda b: np.sqrt(max(0.0, (b[2] - b[0]) * (b[3] - b[1])))  # noqa: E731
+        best = side(kept[0][0])
+        kept = kept[:1] + [f for f in kept[1:] if f[1] >= SURE_SCORE or side(f[0]) >= SECONDARY_MIN_SIDE * best]
+    return kept
 
 
 def find_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, min_score: float | None = None,
-               rotations: tuple[float, ...] = (-30.0, 30.0)) -> list[Face]:
-    """Every face in an RGB uint8 image, with its box, score and 68 landmarks.
+               rotations: tuple[float, ...] | None = None, device: str | None = None) -> list[Face]:
+    """Every face in an RGB uint8 image, with its box, score, 68 landmarks and the detector that found it.
 
-    ``detector`` is ``hog`` (fast), ``cnn`` (more robust, slower) or ``none`` (the image is
-    already a face crop). ``upsample`` enlarges the image that many times for small faces.
-    When nothing is found upright, the image is searched again rotated by each of
-    ``rotations`` degrees, and boxes and landmarks are mapped back. Detections scoring
-    under ``min_score`` (default 0, dlib's own threshold) are dropped, and so are those scoring under
-    0.15 of the photo's best detection (patches and prints that look faintly like a face beside
-    a real one). Faces whose landmarks
-    are implausible carry a ``rejected`` reason instead of being dropped silently.
+    ``detector`` is ``hog`` (fast), ``cnn`` (more robust, slower), ``mtcnn`` (finds masked faces; needs
+    ``maskgen[mtcnn]``; ``device`` picks its torch device), ``auto`` (``hog``, then ``mtcnn`` where
+    ``hog`` finds nothing) or ``none`` (the image is already a face crop). ``upsample`` enlarges the
+    image that many times for dlib's detectors. A photo whose shorter side is under
+    ``framing.SMALL_SIDE`` is searched on a padded, enlarged copy, so that small faces and faces cut by
+    the border are found; boxes and landmarks are mapped back to the photo, and may reach outside it.
+
+    When nothing is found upright, the image is searched again rotated by each of ``rotations``
+    degrees (default: ``DLIB_ROTATIONS``; for mtcnn ``MTCNN_ROTATIONS``, and mirrored and contrast-
+    equalised, with ``RESCUE_THRESHOLDS``), and boxes and landmarks are mapped back. Detections scoring
+    under ``min_score`` (default: dlib's own threshold 0 for hog and cnn; mtcnn's stage thresholds) are
+    dropped, and so are those scoring under 0.15 of the photo's best detection (patches and prints
+    that look faintly like a face beside a real one). Faces whose landmarks are implausible carry a
+    ``rejected`` reason instead of being dropped silently.
     """
-    if detector not in DETECTORS:
-        raise ValueError(f"unknown detector {detector!r}; choose from {', '.join(DETECTORS)}")
-    image = np.ascontiguousarray(image)
-    if min_score is None:
-        min_score = DEFAULT_MIN_SCORE
+    return find_faces_batch([image], detector, upsample, min_score, rotations, device)[0]
 
-    def detect(img):
-        found = [(b, s) for b, s in _detect_boxes(img, detector, upsample) if s >= min_score]
-        if len(found) > 1:
-            best = max(s for _, s in found)
-            found = [(b, s) for b, s in found if s >= RELATIVE_MIN_SCORE * best]
-        return found
 
-    faces = [_face(image, box, score, None) for box, score in detect(image)]
-    if not faces and detector != "none":
-        for angle in rotations:
-            rotated, forward = rotate_image(image, angle, border=cv2.BORDER_REPLICATE)
-            back = cv2.invertAffineTransform(forward)
-            found = detect(rotated)
-            if found:
-                faces = [_face(rotated, box, score, back) for box, score in found]
-                break
-    for face in faces:
-        face.rejected = implausibility(face.landmarks, image.shape)
-    faces.sort(key=lambda f: (f.box[0], f.box[1]))
-    return faces
+def find_faces_batch(images: list[np.ndarray], detector: str = "hog", upsample: int = 1,
+                     min_score: float | None = None, rotations: tuple[float, ...] | None = None,
+                     device: str | None = None) -> list[list[Face]]:
+    """:func:`find_faces` for several photos: MTCNN runs on photos of one size together."""
+    _check(detector)
+    images = [np.ascontiguousarray(image) for image in images]
+    if detector in ("hog", "cnn", "none", "auto"):
+        dlib_name = "hog" if detector == "auto" else detector
+        out = [_find_dlib(image, dlib_name, upsample, min_score, rotations) for image in images]
+    else:
+        out = [[] for _ in images]
+    if detector == "mtcnn" or (detector == "auto" and not _auto_note()):
+        todo = [i for i, faces in enumerate(out) if not faces]
+        found = _find_mtcnn([images[i] for i in todo], min_score, rotations, device)
+        for i, faces in zip(todo, found):
+            out[i] = faces
+    for image, faces in zip(images, out):
+        for face in faces:
+            face.rejected = implausibility(face.landmarks, image.shape)
+        faces.sort(key=lambda f: (f.box[0], f.box[1]))
+    return out
+
+
+def _find_dlib(image: np.ndarray, detector: str, upsample: int, min_score: float | None,
+               rotations: tuple[float, ...] | None) -> list[Face]:
+    if detector == "none":
+        view = View(image, np.array([[1.0, 0, 0], [0, 1.0, 0]]))
+        return [_face(view, box, score, detector) for box, score in _detect_boxes(image, detector, 0)]
+    min_score = DEFAULT_MIN_SCORE if min_score is None else min_score
+    view = framing.enlarge(image)
+    found = _keep(_detect_boxes(view.image, detector, upsample), min_score)
+    if found:
+        return [_face(view, box, score, detector) for box, score in found]
+    for rotated in framing.rotated_views(view, DLIB_ROTATIONS if rotations is None else rotations):
+        found = _keep(_detect_boxes(rotated.image, detector, upsample), min_score)
+        if found:
+            return [_face(rotated, box, score, detector) for box, score in found]
+    return []
+
+
+def _find_mtcnn(images: list[np.ndarray], min_score: float | None, rotations: tuple[float, ...] | None,
+                device: str | None) -> list[list[Face]]:
+    """MTCNN on each photo (enlarged where small); a rescue search for those where it finds nothing:
+    the copies of :func:`framing.rescue_views` with ``RESCUE_THRESHOLDS``, keeping the best-scoring copy."""
+    if not images:
+        return []
+    views = [framing.enlarge(image) for image in images]
+    found = [_distinct(_keep(f, min_score)) for f in mtcnn.detect([v.image for v in views], device=device)]
+    chosen: list[tuple[View, list]] = list(zip(views, found))
+    missed = [i for i, f in enumerate(found) if not f]
+    angles = MTCNN_ROTATIONS if rotations is None else rotations
+    rescue = [framing.rescue_views(views[i], angles) for i in missed]
+    flat = [v for vs in rescue for v in vs]
+    results = iter(mtcnn.detect([v.image for v in flat], RESCUE_THRESHOLDS, device) if flat else [])
+    for i, vs in zip(missed, rescue):
+        tries = [(v, _distinct(_keep(next(results), min_score))) for v in vs]
+        tries = [t for t in tries if t[1]]
+        if tries:
+            chosen[i] = max(tries, key=lambda t: t[1][0][1])
+    return [[_mtcnn_face(view, box, score) for box, score, _ in dets] for view, dets in chosen]
+
+
+def _mtcnn_face(view: View, box: np.ndarray, score: float) -> Face:
+    """A face from an MTCNN box: moved onto the view whose pixels are read, made HOG-like, landmarked."""
+    view, box = framing.to_base(view, box)
+    return _face(view, framing.hog_like_box(box), score, "mtcnn")
 
 
 def _roll(landmarks: np.ndarray) -> float:
@@ -145,15 +278,16 @@ def refine_landmarks(image: np.ndarray, box: np.ndarray, landmarks: np.ndarray,
     rotated_offset = m[:, :2] @ offset
     upright_box += np.r_[rotated_offset, rotated_offset]
     refined = predict_landmarks(upright, upright_box)
-    return _apply(cv2.invertAffineTransform(m), refined)
+    return framing.apply(cv2.invertAffineTransform(m), refined)
 
 
-def _face(image: np.ndarray, box: np.ndarray, score: float, back: np.ndarray | None) -> Face:
-    landmarks = predict_landmarks(image, box)
-    if back is None:
-        landmarks = refine_landmarks(image, box, landmarks)
-    if back is not None:
-        corners = np.array([[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]])
-        box = _box_of(_apply(back, corners))
-        landmarks = _apply(back, landmarks)
-    return Face(box=box.astype(np.float64), landmarks=landmarks, score=score)
+def _face(view: View, box: np.ndarray, score: float, detector: str) -> Face:
+    """The face boxed by ``box`` on ``view``: landmarks read there, box and landmarks mapped to the photo."""
+    landmarks = predict_landmarks(view.image, box)
+    if view.kind != "rotated":
+        landmarks = refine_landmarks(view.image, box, landmarks)
+    if view.kind == "plain":
+        return Face(box=box.astype(np.float64), landmarks=landmarks, score=score, detector=detector)
+    back = view.back
+    box = framing.box_through(back, box, edges=view.kind != "rotated")
+    return Face(box=box, landmarks=framing.apply(back, landmarks), score=score, detector=detector)
