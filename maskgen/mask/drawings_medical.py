@@ -77,7 +77,7 @@ def kn95(c: Canvas) -> Parts:
     relief = face_shape(c.X, c.Y, c.top, 2.05, lift=0.6) + 0.55 * (1 - np.minimum(crest, 1.2) / 1.2)
     relief += ridge(c.X, 0.012, -0.006)  # the weld along the crest
     d = c.edge_distance(body)
-    relief += band(d, 0.07, 0.006) + ridge(d - 0.07, 0.008, -0.005)  # sealed rim and its inner edge
+    relief += band(d, 0.07, 0.008) + ridge(d - 0.07, 0.008, -0.012)  # sealed rim and its inner weld line
     relief += ridge(c.Y - top_fn(c.X) - 0.04, 0.02, 0.01) * (np.abs(c.X) < 0.5)  # nose wire
     relief += wrinkles(c.X, c.Y, c.rng, 0.35, 0.2, float(c.rng.uniform(-1.2, 1.2)), 0.006)
     dots = (np.sin(c.X * 2 * np.pi / 0.04) * np.sin(c.Y * 2 * np.pi / 0.04) > 0.3).astype(np.float32)
@@ -109,38 +109,42 @@ def kf94(c: Canvas) -> Parts:
 
 
 def _cup(c: Canvas, valve: bool) -> Parts:
-    cy, ry, rx = 1.07, 0.88, 0.88
-    angles = np.linspace(0, 2 * np.pi, 96)
-    outline = np.stack([rx * np.cos(angles), cy + ry * np.sin(angles)], axis=1)
+    """A moulded cup: taller than wide, narrowing over the nose, a flange round the rim, a nose clip."""
+    cy, ry, rx = 1.08, 0.88, 0.86
+    t = np.linspace(0, 2 * np.pi, 96)
+    narrow = 1 - 0.18 * np.clip(-np.sin(t), 0, 1) ** 2  # the upper half narrows over the nose
+    outline = np.stack([rx * np.cos(t) * narrow, cy + ry * np.sin(t)], axis=1)
     outline[:, 1] = np.maximum(outline[:, 1], c.top)
     body = c.fill(outline)
-    r2 = (c.X / rx) ** 2 + ((c.Y - cy) / ry) ** 2
+    width_at = rx * (1 - 0.18 * np.clip((cy - c.Y) / ry, 0, 1) ** 2)
+    r2 = (c.X / width_at) ** 2 + ((c.Y - cy) / ry) ** 2
     relief = 0.75 * np.clip(1 - r2, 0, 1) ** 0.7 + 0.1 * face_shape(c.X, c.Y)
     d = c.edge_distance(body)
     relief += band(d, 0.06, 0.01) + ridge(d - 0.06, 0.012, -0.004)  # moulded flange
     relief += ridge(c.Y - (0.62 + 0.18 * (c.X / rx) ** 2), 0.02, 0.008)  # moulded seam across the cup
-    clip = ((np.abs(c.X) < 0.28) & (c.Y - c.top > 0.04) & (c.Y - c.top < 0.11)).astype(np.float32)
-    relief += 0.01 * clip
-    gloss = np.full_like(c.X, 0.05) + 0.5 * clip
-    extras = [(clip, "#c9cbce")]  # the aluminium nose clip
-    metal = 0.9 * clip
+    clip = ((np.abs(c.X) < 0.26) & (c.Y - c.top > 0.05) & (c.Y - c.top < 0.095)).astype(np.float32)
+    relief += 0.006 * clip
+    gloss = np.full_like(c.X, 0.05) + 0.4 * clip
+    extras = [(0.6 * clip, "#d4d6d8")]  # the aluminium nose clip
+    metal = 0.8 * clip
     occl = None
     if valve:
-        vx, vy, vr = 0.0, 1.22, 0.22
-        dv = np.sqrt((c.X - vx) ** 2 + (c.Y - vy) ** 2)
-        disk = np.clip((vr - dv) * c.raster.scale + 0.5, 0, 1)
-        relief += 0.25 * np.sqrt(np.clip(1 - (dv / vr) ** 2, 0, 1)) * disk + ridge(dv - vr, 0.015, -0.02)
-        grille = (np.sin((c.Y - vy) * 2 * np.pi / 0.05) > 0.2) * (dv < vr * 0.7)
-        relief -= 0.008 * grille
-        occl = (1 - 0.3 * grille).astype(np.float32)
-        gloss = gloss + 0.35 * disk
-        extras.append((disk, "#3a3d42" if c.rng.random() < 0.5 else "#e9e9e4"))
+        vx, vy, half = 0.0, 1.3, float(c.rng.uniform(0.22, 0.3))
+        box = np.maximum(np.abs(c.X - vx), np.abs(c.Y - vy) * 1.1) - half  # a rounded square boss
+        inside = np.clip(-box * c.raster.scale + 0.5, 0, 1)
+        relief += 0.12 * smoothstep(-box / 0.05) + ridge(box, 0.012, -0.015)
+        slots = (np.sin((c.Y - vy) * 2 * np.pi / 0.055) > 0.4) * (box < -0.05) * (np.abs(c.X - vx) < half * 0.7)
+        relief -= 0.01 * slots
+        occl = (1 - 0.45 * slots).astype(np.float32)
+        gloss = gloss + 0.25 * inside
+        colours = ("#f1f1ee", "#d9dadc", "#9fb4c8", "#3a3d42")
+        extras.append((inside, colours[int(c.rng.integers(len(colours)))]))
     straps = np.zeros_like(c.X)
     for side, sign in ((0, -1), (1, 1)):  # two head straps running to the back of the head
         if not c.sides[side]:
             continue
         for y0, y1 in ((0.62, 0.4), (1.5, 1.72)):
-            x0 = sign * rx * np.sqrt(max(0.0, 1 - ((y0 - cy) / ry) ** 2)) * 0.95
+            x0 = sign * rx * np.sqrt(max(0.0, 1 - ((y0 - cy) / ry) ** 2)) * 0.9
             straps = np.maximum(straps, c.stroke(np.array([[x0, y0], [sign * 1.55, y1]]), 0.045))
     return Parts(body, relief.astype(np.float32), outline, occl, gloss, straps, extras, metal, wrinkles=0.003)
 
