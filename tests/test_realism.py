@@ -36,14 +36,6 @@ def alpha_coverage(alpha: np.ndarray, landmarks: np.ndarray) -> dict[str, float]
     return out
 
 
-def local_detail(result) -> np.ndarray:
-    """Per pixel inside the mask: largest channel difference from a 2-pixel blur of the image."""
-    img = result.image.astype(np.float32)
-    d = np.abs(img - cv2.GaussianBlur(img, (0, 0), 2.0)).max(axis=2)
-    inner = cv2.erode((result.faces[0].alpha > 0.95).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    return d[inner]
-
-
 def region_lum(result) -> np.ndarray:
     lum = cv2.cvtColor(result.image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     return lum[result.faces[0].alpha > 0.95]
@@ -58,11 +50,11 @@ def test_every_print_on_a_real_face(astronaut, face, texture):
     c = coverage(astronaut, printed.image, face.landmarks)
     assert c["nose"] >= 0.95 and c["mouth"] >= 0.95 and c["eyes"] < 0.02, (texture, c)
     assert printed.faces[0].attributes.texture == texture
-    # a print shows: local colour detail well beyond the plain mask's folds and grain (a respirator's
-    # stamp is small, faint print)
-    threshold = np.percentile(local_detail(plain), 99.5) + 4
-    share = float((local_detail(printed) > threshold).mean())
-    assert share > (0.0004 if texture == "stamp" else 0.0025), (texture, share)
+    # a print shows: with the same seed the surface and lighting are the same, so what differs well beyond
+    # the grain is the print (a respirator's stamp is small, faint print)
+    inside = printed.faces[0].alpha > 0.95
+    differs = np.abs(printed.image.astype(int) - plain.image.astype(int)).max(axis=2) > 25
+    assert differs[inside].sum() > (8 if texture == "stamp" else 0.003 * inside.sum()), (texture, differs[inside].sum())
 
 
 @pytest.mark.parametrize("texture", SURFACES)
@@ -203,14 +195,15 @@ def test_face_crop_zooms_labels_and_alphas_together(real):
     image, lm, box, alpha = real
     res = A.augment(image, [lm], [box], [alpha], forced(face_crop=[1.2, 1.2]), np.random.default_rng(3))
     assert res.applied[0].startswith("face_crop(side=1.2")
-    m, *_ = np.linalg.lstsq(np.hstack([lm, np.ones((68, 1))]), res.landmarks[0], rcond=None)
+    h, w = image.shape[:2]
+    kept = ((res.landmarks[0] > 0) & (res.landmarks[0] < [w - 1, h - 1])).all(axis=1)  # not clipped at the frame
+    m, *_ = np.linalg.lstsq(np.hstack([lm[kept], np.ones((kept.sum(), 1))]), res.landmarks[0][kept], rcond=None)
     zoom = m[0, 0]
-    assert zoom > 1.5 and abs(m[1, 1] - zoom) < 1e-6 and abs(m[0, 1]) < 1e-6 and abs(m[1, 0]) < 1e-6
+    assert zoom > 1.5 and abs(m[1, 1] - zoom) < 1e-4 and abs(m[0, 1]) < 1e-4 and abs(m[1, 0]) < 1e-4
     expected = cv2.warpAffine(image, m.T, image.shape[1::-1], flags=cv2.INTER_LINEAR)
-    for i in (30, 36, 45, 48, 54):
+    for i in (30, 36, 45):
         x, y = np.round(res.landmarks[0][i]).astype(int)
         assert np.abs(expected[y - 2:y + 3, x - 2:x + 3].astype(int) - res.image[y - 2:y + 3, x - 2:x + 3]).mean() < 3
-    h = image.shape[0]
     assert (res.boxes[0][3] - res.boxes[0][1]) > 0.6 * h  # the face fills the frame
     yy, xx = np.mgrid[0:h, 0:image.shape[1]]
     c_src = np.array([(alpha * xx).sum(), (alpha * yy).sum()]) / alpha.sum()
