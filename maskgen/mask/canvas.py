@@ -214,15 +214,15 @@ def jaw_body(c: Canvas, top_fn, side_margin: float, chin_margin: float, first: i
 
 
 def ear_loops(c: Canvas, corners_top, corners_bottom, width: float = 0.028) -> np.ndarray:
-    """Ear loops from the mask's side corners to each ear (visible sides only), sagging a little."""
+    """Ear loops from the mask's side corners over each ear and behind its lobe (visible sides only)."""
     loops = np.zeros_like(c.X)
     for side, sign in ((0, -1), (1, 1)):
         if not c.sides[side]:
             continue
         t, b = np.array(corners_top[side]), np.array(corners_bottom[side])
-        ear = np.array([sign * 1.42, 0.42])
-        upper = catmull_rom(np.array([t, (t + ear) / 2 + [0, -0.04], ear]), closed=False, samples=8)
-        lower = catmull_rom(np.array([b, (b + ear) / 2 + [sign * 0.06, 0.08], ear]), closed=False, samples=8)
+        over, under = np.array([sign * 1.45, 0.15]), np.array([sign * 1.4, 0.62])  # over the ear, behind its lobe
+        upper = catmull_rom(np.array([t, (t + over) / 2 + [0, -0.03], over]), closed=False, samples=8)
+        lower = catmull_rom(np.array([b, (b + under) / 2 + [sign * 0.05, 0.06], under]), closed=False, samples=8)
         loops = np.maximum(loops, c.stroke(upper, width))
         loops = np.maximum(loops, c.stroke(lower, width))
     return loops

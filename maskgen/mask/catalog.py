@@ -46,10 +46,10 @@ PRINTED = (("floral", 0.1), ("ditsy", 0.06), ("abstract", 0.06), ("dots", 0.04),
 
 BUILT_IN = {
     "surgical": MaskType("surgical", "pleated disposable mask with nose wire, side bindings and ear loops", _p(
-        ("#92c3e2", "light blue", 0.34), ("#a9d4ea", "pale blue", 0.12), ("#eeeff0", "white", 0.18),
-        ("#6cc2b8", "surgical green", 0.08), ("#2a2b2f", "black", 0.12), ("#e7b4c3", "pink", 0.04),
-        ("#a8dccb", "mint", 0.03), ("#b8bcc2", "grey", 0.04), ("#e9e08a", "yellow", 0.02),
-        ("#b9a7d8", "lavender", 0.01)), (("nonwoven", 1.0),), weight=0.3, tail=0.05),
+        ("#92c3e2", "light blue", 0.38), ("#a9d4ea", "pale blue", 0.12), ("#eeeff0", "white", 0.2),
+        ("#6cc2b8", "surgical green", 0.08), ("#2a2b2f", "black", 0.12), ("#e7b4c3", "pink", 0.025),
+        ("#a8dccb", "mint", 0.02), ("#b8bcc2", "grey", 0.04), ("#e9e08a", "yellow", 0.01),
+        ("#b9a7d8", "lavender", 0.005)), (("nonwoven", 1.0),), weight=0.3, tail=0.03),
     "kn95": MaskType("kn95", "KN95 folded respirator: vertical crest, heat-sealed rim, ear loops", _p(
         ("#eeeff0", "white", 0.55), ("#26272b", "black", 0.22), ("#8e9196", "grey", 0.07),
         ("#e7b4c3", "pink", 0.04), ("#d9c7a8", "beige", 0.04), ("#a9d4ea", "pale blue", 0.03)),
