@@ -133,3 +133,76 @@ def test_no_augmentation_run_never_imports_imgaug(tmp_path, small_astronaut):
             "augment='none', negatives=1.0), workers=1, progress=False, messages=False); "
             "assert 'imgaug' not in sys.modules, 'imgaug imported'")
     subprocess.run([sys.executable, "-c", code, str(src), str(tmp_path / "out")], check=True)
+
+
+# ----------------------------------------------------------------- coarse-to-fine detection
+
+
+def test_scan_plan_coarse_to_fine():
+    from maskgen.detect.faces import scan_plan
+
+    assert scan_plan() == scan_plan(80) == [(1.0, 0), (1.0, 1)]  # the photo, then upsampled once
+    assert scan_plan(40) == [(1.0, 1)] and scan_plan(20) == [(1.0, 2)]
+    assert scan_plan(160) == [(0.5, 0), (1.0, 0), (1.0, 1)]  # a half-size copy first
+    assert scan_plan(320) == [(0.25, 0), (0.5, 0), (1.0, 0), (1.0, 1)]
+    assert scan_plan(80, upsample=2) == scan_plan(upsample=2) == [(1.0, 2)]  # --upsample: one scan, as before
+    with pytest.raises(ValueError, match="min_face"):
+        scan_plan(0)
+
+
+def _lm_error(a, b) -> float:
+    iod = np.linalg.norm(a.landmarks[42:48].mean(0) - a.landmarks[36:42].mean(0))
+    return float(np.linalg.norm(a.landmarks - b.landmarks, axis=1).mean() / iod)
+
+
+@pytest.fixture(scope="module")
+def big_face(astronaut):
+    """The astronaut's head and shoulders at 2x (640 px, face box about 180 px)."""
+    import cv2
+
+    return cv2.resize(astronaut[0:320, 60:380], (640, 640), interpolation=cv2.INTER_CUBIC)
+
+
+@pytest.mark.parametrize("variant", ["upright", "rot+25", "rot-25", "flip"])
+@pytest.mark.parametrize("min_face", [None, 40, 160])
+def test_coarse_to_fine_finds_the_faces_upsample_1_finds(big_face, variant, min_face):
+    from maskgen.verify.rotated_copies import make_copy
+
+    image, _ = make_copy(big_face, np.zeros((68, 2)), variant)
+    ref = maskgen.find_faces(image, upsample=1)
+    new = maskgen.find_faces(image, min_face=min_face)
+    assert len(ref) == len(new) == 1
+    assert _lm_error(ref[0], new[0]) < 0.1  # the same face, landmarks within a tenth of the eye distance
+    w_ref, w_new = ref[0].box[2] - ref[0].box[0], new[0].box[2] - new[0].box[0]
+    assert 0.6 < w_new / w_ref < 1.6
+
+
+def test_downscaled_scan_maps_boxes_back(big_face):
+    from maskgen.detect import faces
+
+    view = faces.framing.enlarge(big_face)
+    (full, _), = faces._scan(view, "hog", 1.0, 0, 0.0, False)
+    (half, _), = faces._scan(view, "hog", 0.5, 0, 0.0, False)
+    centre = lambda b: np.array([b[0] + b[2], b[1] + b[3]]) / 2  # noqa: E731
+    assert np.linalg.norm(centre(full) - centre(half)) < 0.1 * (full[2] - full[0])
+    assert 0.75 < (half[2] - half[0]) / (full[2] - full[0]) < 1.33
+
+
+def test_small_face_found_by_the_finer_scan(small_astronaut):
+    import cv2
+
+    tiny = cv2.resize(small_astronaut, (160, 160), interpolation=cv2.INTER_AREA)  # face about 47 px
+    assert maskgen.find_faces(tiny, upsample=0) == []
+    found = maskgen.find_faces(tiny)  # min_face 80 first, then finer where nothing was found
+    assert len(found) == 1 and not found[0].rejected
+    assert maskgen.find_faces(tiny, min_face=40)[0].box.tolist() == found[0].box.tolist()
+
+
+def test_dataset_min_face_and_upsample_settings(tmp_path, small_astronaut):
+    src = make_src_tree(tmp_path, small_astronaut)
+    cfg = maskgen.DatasetConfig(upsample=1, negatives=0.0, augment="none").validated()
+    assert cfg.upsample == 1 and cfg.min_face == 80
+    with pytest.raises(ValueError, match="min face must be"):
+        maskgen.DatasetConfig(min_face=2).validated()
+    summary = maskgen.build_dataset(src, tmp_path / "out", cfg, workers=1, progress=False, messages=False)
+    assert summary.outputs == 5

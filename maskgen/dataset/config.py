@@ -100,8 +100,12 @@ OPTIONS = (
            flag=None),
     Option("seed", 0, "Run seed; each image's seed derives from it and its path.", kind=int),
     Option("detector", "hog", "Face detector; 'none' when the inputs are already face crops.", choices=detectors),
-    Option("upsample", 1, "Upsample the image this many times before detection (finds smaller faces, slower).",
-           kind=int, low=0, high=4),
+    Option("min_face", 80, "Smallest face to find, px (box side): detection scans the coarsest copy of the photo "
+                           "that still finds such a face, and finer ones (down to 40 px), then rotated copies, only "
+                           "where nothing was found.", kind=int, low=8, high=100000, what="min face", metavar="PX"),
+    Option("upsample", None, "Instead of --min-face's search: one scan of the photo upsampled this many times "
+                             "(0: as it is, faces from ~80 px; 1: faces from ~40 px, 4x slower).",
+           kind=int, low=0, high=4, optional=True, show_default="off"),
     Option("crop", "full", "full: whole images with every face masked (plus COCO files); face: one square crop "
                            "per face.", choices=CROP_MODES, what="crop mode"),
     Option("crop_size", 224, "Side of face crops in pixels.", kind=int, low=16, high=4096),
@@ -147,8 +151,9 @@ class DatasetConfig:
     mask_type, color, texture, texture_strength, wear, shape_jitter: as in
     :class:`maskgen.MaskOptions` (``wear`` may be a mix such as ``'correct=0.7,nose=0.2,chin=0.1'``).
     seed: the run seed; each source's seed derives from it and the source's relative path.
-    detector, upsample: face detection (one of :data:`maskgen.detect.faces.DETECTORS`; ``none``
-    for face crops).
+    detector, min_face, upsample: face detection (one of :data:`maskgen.detect.faces.DETECTORS`; ``none``
+    for face crops), the smallest face to find in pixels, or (``upsample`` not None) one scan at that
+    upsampling instead (:func:`maskgen.find_faces`).
     crop: ``'full'`` (whole images, every face masked; COCO export) or ``'face'`` (one square
     crop per face with a random margin, resized to ``crop_size``).
     variants: masked variants per source image (full) or per face (face).
@@ -172,7 +177,8 @@ class DatasetConfig:
     shape_jitter: float = _default("shape_jitter")
     seed: int = _default("seed")
     detector: str = _default("detector")
-    upsample: int = _default("upsample")
+    min_face: int = _default("min_face")
+    upsample: int | None = _default("upsample")
     crop: str = _default("crop")
     crop_size: int = _default("crop_size")
     variants: int = _default("variants")

@@ -147,9 +147,10 @@ class _Work:
         from maskgen.detect.faces import find_faces  # dlib: heavy
 
         with self.stage("detect"):
-            faces = find_faces(image, detector=cfg.detector, upsample=cfg.upsample)
+            faces = find_faces(image, detector=cfg.detector, upsample=cfg.upsample, min_face=cfg.min_face)
         if not faces:
-            self.skip("no_face", f"no face found (detector {cfg.detector}, upsample {cfg.upsample})")
+            how = f"upsample {cfg.upsample}" if cfg.upsample is not None else f"min face {cfg.min_face} px"
+            self.skip("no_face", f"no face found (detector {cfg.detector}, {how})")
             return
         good = []
         for i, face in enumerate(faces):

@@ -27,6 +27,14 @@ DEFAULT_MIN_SCORE = 0.0  # dlib's own threshold
 ROLL_REFINE_DEGREES = 12.0  # faces tilted more than this get a second, upright landmark pass
 RELATIVE_MIN_SCORE = 0.15  # a detection this much weaker than the photo's best is taken as a false alarm
 DLIB_ROTATIONS = (-30.0, 30.0)  # hog and cnn: searched again this much rotated when nothing is found
+# coarse-to-fine search (min_face): dlib's detectors box faces well from their 80 px window up at upsample 0
+# (they find some down to ~55 px, boxed as 73 px); each upsampling halves that
+SMALLEST_FACE = 80
+DEFAULT_MIN_FACE = 80  # px: the default smallest face (box side) to find
+FINEST_FACE = 40  # px: where nothing is found, the search goes on down to faces of this size (upsample 1)
+# a find of the coarse-to-fine search all scoring under this (7% of the photos of unmasked_faces and their
+# rotated copies) gets a second look (_second_look): weak coarse boxes of tilted faces mislead the landmarks
+SURE_DLIB_SCORE = 0.3
 MTCNN_ROTATIONS = (-25.0, -15.0, 15.0, 25.0)  # mtcnn's rescue search: also mirrored and contrast-equalised
 # MTCNN's stage thresholds for the rescue search, run only where the first search found nothing: looser
 # than facenet-pytorch's (0.6, 0.7, 0.7). Chosen on the 46 photos of real_mask, no_mask, incorrect_mask
@@ -156,37 +164,46 @@ def _distinct(found: list) -> list:
     return kept
 
 
-def find_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, min_score: float | None = None,
-               rotations: tuple[float, ...] | None = None, device: str | None = None) -> list[Face]:
+def find_faces(image: np.ndarray, detector: str = "hog", upsample: int | None = None,
+               min_score: float | None = None, rotations: tuple[float, ...] | None = None,
+               device: str | None = None, min_face: int | None = None) -> list[Face]:
     """Every face in an RGB uint8 image, with its box, score, 68 landmarks and the detector that found it.
 
     ``detector`` is ``hog`` (fast), ``cnn`` (more robust, slower), ``mtcnn`` (finds masked faces; needs
     ``maskgen[mtcnn]``; ``device`` picks its torch device), ``auto`` (``hog``, then ``mtcnn`` where
-    ``hog`` finds nothing) or ``none`` (the image is already a face crop). ``upsample`` enlarges the
-    image that many times for dlib's detectors. A photo whose shorter side is under
+    ``hog`` finds nothing) or ``none`` (the image is already a face crop).
+
+    dlib's detectors search coarse to fine (:func:`scan_plan`): first the coarsest copy of the photo on
+    which a face of ``min_face`` pixels (box side, default ``DEFAULT_MIN_FACE``) is still found (a
+    downscaled copy when ``min_face`` is large, the photo itself at upsample 0 for 80 px, upsampled for
+    smaller), then, only when nothing was found, finer scans down to ``FINEST_FACE``; hog scans the
+    photo's grey levels there. A photo with a face of ``min_face`` or more gets only its faces from the
+    scan that found the first ones: a smaller face beside them is found only with a smaller ``min_face``.
+    ``upsample`` (0, 1, 2...) instead runs one scan of the colour photo enlarged that many times (the
+    search of earlier versions; 1 was their default). A photo whose shorter side is under
     ``framing.SMALL_SIDE`` is searched on a padded, enlarged copy, so that small faces and faces cut by
     the border are found; boxes and landmarks are mapped back to the photo, and may reach outside it.
 
     When nothing is found upright, the image is searched again rotated by each of ``rotations``
-    degrees (default: ``DLIB_ROTATIONS``; for mtcnn ``MTCNN_ROTATIONS``, and mirrored and contrast-
-    equalised, with ``RESCUE_THRESHOLDS``), and boxes and landmarks are mapped back. Detections scoring
-    under ``min_score`` (default: dlib's own threshold 0 for hog and cnn; mtcnn's stage thresholds) are
-    dropped, and so are those scoring under 0.15 of the photo's best detection (patches and prints
-    that look faintly like a face beside a real one). Faces whose landmarks are implausible carry a
-    ``rejected`` reason instead of being dropped silently.
+    degrees (default: ``DLIB_ROTATIONS``, coarse to fine as above; for mtcnn ``MTCNN_ROTATIONS``, and
+    mirrored and contrast-equalised, with ``RESCUE_THRESHOLDS``), and boxes and landmarks are mapped
+    back. Detections scoring under ``min_score`` (default: dlib's own threshold 0 for hog and cnn;
+    mtcnn's stage thresholds) are dropped, and so are those scoring under 0.15 of the best detection of
+    their scan (patches and prints that look faintly like a face beside a real one). Faces whose
+    landmarks are implausible carry a ``rejected`` reason instead of being dropped silently.
     """
-    return find_faces_batch([image], detector, upsample, min_score, rotations, device)[0]
+    return find_faces_batch([image], detector, upsample, min_score, rotations, device, min_face)[0]
 
 
-def find_faces_batch(images: list[np.ndarray], detector: str = "hog", upsample: int = 1,
+def find_faces_batch(images: list[np.ndarray], detector: str = "hog", upsample: int | None = None,
                      min_score: float | None = None, rotations: tuple[float, ...] | None = None,
-                     device: str | None = None) -> list[list[Face]]:
+                     device: str | None = None, min_face: int | None = None) -> list[list[Face]]:
     """:func:`find_faces` for several photos: MTCNN runs on photos of one size together."""
     _check(detector)
     images = [np.ascontiguousarray(image) for image in images]
     if detector in ("hog", "cnn", "none", "auto"):
         dlib_name = "hog" if detector == "auto" else detector
-        out = [_find_dlib(image, dlib_name, upsample, min_score, rotations) for image in images]
+        out = [_find_dlib(image, dlib_name, upsample, min_score, rotations, min_face) for image in images]
     else:
         out = [[] for _ in images]
     if detector == "mtcnn" or (detector == "auto" and not _auto_note()):
@@ -201,21 +218,97 @@ def find_faces_batch(images: list[np.ndarray], detector: str = "hog", upsample: 
     return out
 
 
-def _find_dlib(image: np.ndarray, detector: str, upsample: int, min_score: float | None,
-               rotations: tuple[float, ...] | None) -> list[Face]:
+def scan_plan(min_face: float | None = None, upsample: int | None = None) -> list[tuple[float, int]]:
+    """The scans of the coarse-to-fine search, coarse first: (scale of the copy, dlib upsample).
+
+    The first reaches faces of ``min_face`` pixels (``SMALLEST_FACE`` after scaling); each next one
+    is twice finer, down to ``FINEST_FACE``. With ``upsample`` set: that one scan of the photo itself.
+    """
+    if upsample is not None:
+        return [(1.0, int(upsample))]
+    min_face = float(DEFAULT_MIN_FACE if min_face is None else min_face)
+    if not min_face > 0:
+        raise ValueError(f"min_face must be positive, got {min_face}")
+    plan, scale = [], SMALLEST_FACE / min_face
+    while scale < 0.87:  # downscaled copies (within 15% of the photo's own size: the photo itself)
+        plan.append((scale, 0))
+        scale *= 2
+    up = 0
+    while SMALLEST_FACE / 2 ** up > 1.15 * min_face:  # upsample until the first scan reaches min_face
+        up += 1
+    plan.append((1.0, up))
+    while SMALLEST_FACE / 2 ** up > 1.15 * min(min_face, FINEST_FACE):
+        up += 1
+        plan.append((1.0, up))
+    return plan
+
+
+def _scan(view: View, detector: str, scale: float, upsample: int, min_score: float, grey: bool) -> list:
+    """Detections (box on ``view``, score) of one scan of ``view``: a copy scaled by ``scale``, upsampled."""
+    image = cv2.cvtColor(view.image, cv2.COLOR_RGB2GRAY) if grey and detector == "hog" else view.image
+    if scale >= 0.999:
+        return _keep(_detect_boxes(image, detector, upsample), min_score)
+    h, w = image.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    back = np.array([[w / size[0], 0, 0.5 * w / size[0] - 0.5], [0, h / size[1], 0.5 * h / size[1] - 0.5]])
+    return [(framing.box_through(back, box), score)
+            for box, score in _keep(_detect_boxes(small, detector, upsample), min_score)]
+
+
+def _find_dlib(image: np.ndarray, detector: str, upsample: int | None, min_score: float | None,
+               rotations: tuple[float, ...] | None, min_face: int | None = None) -> list[Face]:
     if detector == "none":
         view = View(image, np.array([[1.0, 0, 0], [0, 1.0, 0]]))
         return [_face(view, box, score, detector) for box, score in _detect_boxes(image, detector, 0)]
     min_score = DEFAULT_MIN_SCORE if min_score is None else min_score
     view = framing.enlarge(image)
-    found = _keep(_detect_boxes(view.image, detector, upsample), min_score)
-    if found:
-        return [_face(view, box, score, detector) for box, score in found]
-    for rotated in framing.rotated_views(view, DLIB_ROTATIONS if rotations is None else rotations):
-        found = _keep(_detect_boxes(rotated.image, detector, upsample), min_score)
+    plan = scan_plan(None if min_face is None else min_face * view.forward[0, 0], upsample)
+    angles = DLIB_ROTATIONS if rotations is None else rotations
+    # the first scan of the search on grey levels (a third of hog's work), again in colour if it finds nothing
+    tries = [(*plan[0], True)] if upsample is None and detector == "hog" else []
+    tries += [(scale, up, False) for scale, up in plan]
+    for i, (scale, up, grey) in enumerate(tries):
+        found = _scan(view, detector, scale, up, min_score, grey)
         if found:
-            return [_face(rotated, box, score, detector) for box, score in found]
+            if max(f[1] for f in found) < SURE_DLIB_SCORE and upsample is None:
+                view, found = _second_look(view, found, [t for t in tries[i + 1:] if t[:2] != (scale, up)][:1],
+                                           (scale, up), detector, min_score, angles)
+            return [_face(view, box, score, detector) for box, score in found]
+    for scale, up in plan:
+        turned = _rotated_scan(view, detector, scale, up, min_score, angles)
+        if turned is not None:
+            return [_face(turned[0], box, score, detector) for box, score in turned[1]]
     return []
+
+
+def _best(found: list) -> float:
+    return max(f[1] for f in found)
+
+
+def _second_look(view: View, found: list, finer: list, scan: tuple[float, int], detector: str, min_score: float,
+                 angles: tuple[float, ...]) -> tuple[View, list]:
+    """A weak find checked: the next finer scan wins if it scores higher; where it finds nothing at all,
+    the rotated copies at the same scale do (weak boxes of tilted faces mislead the landmarks)."""
+    if finer:
+        scale, up, grey = finer[0]
+        better = _scan(view, detector, scale, up, min_score, grey)
+        if better:
+            return (view, better) if _best(better) > _best(found) else (view, found)
+    turned = _rotated_scan(view, detector, *scan, min_score, angles)
+    if turned is not None and _best(turned[1]) > _best(found):
+        return turned
+    return view, found
+
+
+def _rotated_scan(view: View, detector: str, scale: float, up: int, min_score: float,
+                  angles: tuple[float, ...]) -> tuple[View, list] | None:
+    """The first rotated copy of ``view`` on which a scan finds faces, and its detections."""
+    for turned in framing.rotated_views(view, angles):
+        found = _scan(turned, detector, scale, up, min_score, False)
+        if found:
+            return turned, found
+    return None
 
 
 def _find_mtcnn(images: list[np.ndarray], min_score: float | None, rotations: tuple[float, ...] | None,

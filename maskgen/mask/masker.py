@@ -27,6 +27,7 @@ from maskgen.mask.textures import fabric_albedo
 from maskgen.mask.user_masks import draw_user_mask
 
 MAX_TEMPLATE_SCALE = 240.0  # canonical raster resolution cap, pixels per face unit
+SUPERSAMPLE = 1.0  # canonical raster pixels per image pixel (linear): the face's own resolution
 DRAWING_CACHE_BYTES = 48 << 20  # deterministic drawings kept for reuse (a bounded LRU, not per photo)
 
 
@@ -86,8 +87,7 @@ def mask_faces(image: np.ndarray, faces: list[Face] | None = None, options: Mask
     if faces is None:
         from maskgen.detect.faces import find_faces
 
-        given = {"upsample": upsample, "min_face": min_face}
-        faces = find_faces(image, detector=detector, **{k: v for k, v in given.items() if v is not None})
+        faces = find_faces(image, detector=detector, upsample=upsample, min_face=min_face)
     if prepared is not None and len(prepared) != len(faces):
         raise ValueError(f"prepared holds {len(prepared)} faces, faces {len(faces)}")
     out = image.copy()
@@ -122,7 +122,7 @@ def render_mask(target: np.ndarray, source: np.ndarray, face: Face, attrs: MaskA
     clock = _Clock(timings)
     mesh = prep.mesh if prep is not None else build_mesh(face.landmarks)
     clock.lap("fit")
-    px_per_unit = float(np.clip(mesh.scale * 1.25, 12.0, MAX_TEMPLATE_SCALE))
+    px_per_unit = float(np.clip(mesh.scale * SUPERSAMPLE, 12.0, MAX_TEMPLATE_SCALE))
     sides = (mesh.side_factors[0] > 0.55, mesh.side_factors[1] > 0.55)
     drawing = _draw(attrs, rng, px_per_unit, sides)
     lighting = prep.lighting if prep is not None else measure_lighting(source, mesh)
