@@ -49,7 +49,8 @@ def _row(path: Path, index: int, face, landmarks: bool) -> list:
 @click.option("--detector", type=click.Choice(DETECTORS), default="auto",
               help="auto: HOG, and MTCNN where HOG finds nothing; mtcnn: finds masked faces (maskgen[mtcnn]); "
                    "hog, cnn: dlib's; none: each photo is a face crop.")
-@click.option("--upsample", type=click.IntRange(0, 4), default=1, help="Enlargements for dlib's detectors.")
+@click.option("--upsample", type=click.IntRange(0, 4), default=None, show_default=False,
+              help="Enlargements for dlib's detectors  [default: the library's search]")
 @click.option("--landmarks", "with_landmarks", is_flag=True, help="Add the 68 landmark points (x, y) to each row.")
 @click.option("--device", default=None, help="torch device for mtcnn  [default: cuda where present, else cpu]",
               show_default=False)
@@ -70,13 +71,14 @@ def faces_command(images, detector, upsample, with_landmarks, device):
     if note:
         click.echo(note, err=True)
         detector = "hog"
+    extra = {} if upsample is None else {"upsample": upsample}
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(_header(with_landmarks))
     counts = {"photos": 0, "with_face": 0, "faces": 0, "unreadable": 0}
     for path in _expand(images):
         counts["photos"] += 1
         try:
-            found = detect.find_faces(read_image(path), detector=detector, upsample=upsample, device=device)
+            found = detect.find_faces(read_image(path), detector=detector, device=device, **extra)
         except ImageReadError as exc:
             counts["unreadable"] += 1
             click.echo(f"skip {exc}", err=True)
