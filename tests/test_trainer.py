@@ -295,6 +295,9 @@ def test_evaluate_on_real_photos(run2, tmp_path):
         rows = list(csv.DictReader(fh))
     assert len(rows) == n_photos
     by_name = {Path(r["file"]).name: r for r in rows}
+    assert metrics["detector"] == "mtcnn"  # the default wherever the mtcnn extra is installed
+    assert sum(metrics["found_by"].values()) == paths["face"]
+    assert {r["detector"] for r in rows if r["path"] == "face"} <= {"mtcnn"}
     for name in ("astronaut_0.jpg", "astronaut_1.jpg"):
         assert by_name[name]["path"] == "face" and int(by_name[name]["faces_found"]) >= 1
         x0, y0, x1, y1 = map(float, by_name[name]["box"].split())

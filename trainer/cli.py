@@ -125,7 +125,9 @@ def evaluate(run, data, class_map, out, **settings):
 
     metrics = _run(evaluate_photos, run, data, out, mapping, _run(InferenceOptions, **settings), log=_err)
     paths = metrics["paths"]
-    click.echo(f"{metrics['photos']} photos: {paths['face']} classified by their largest face, "
+    share = paths["face"] / metrics["photos"] if metrics["photos"] else 0.0
+    click.echo(f"{metrics['photos']} photos: {paths['face']} classified by their largest face "
+               f"({100 * share:.1f}%, found by {metrics['detector']}), "
                f"{paths['whole']} whole (no face found), {paths['no_face']} without a face, not classified"
                + (f", {paths['unreadable']} unreadable" if paths["unreadable"] else ""))
     for kind in ("face", "whole"):

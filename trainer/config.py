@@ -16,7 +16,7 @@ SCHEDULERS = ("cosine", "step", "none")
 METRICS = ("val_loss", "val_acc", "val_balanced_acc", "val_auc")
 BALANCE = ("loss", "sampler", "none")
 AUGMENT = ("default", "light", "none")
-DETECTORS = ("hog", "cnn")
+DETECTORS = ("mtcnn", "auto", "hog", "cnn")  # maskgen.detect.face.DETECTORS less 'none' (torch-free here)
 
 # peak learning rates: from scratch / from --pretrained or --weights; SGD's scale with batch size / 32
 DEFAULT_LR = {("sgd", False): 0.02, ("sgd", True): 0.01, ("adamw", False): 1e-3, ("adamw", True): 3e-4}
@@ -151,8 +151,10 @@ class InferenceOptions:
 
     which: str = option("best", "best, last, or a file name inside RUN (RUN may also be a .pt file).",
                         name="checkpoint")
-    detector: str = option("hog", "maskgen's face detector (cnn: slower, finds more masked faces).",
-                           choices=DETECTORS)
+    detector: str | None = option(None, "maskgen's face detector: mtcnn finds masked faces, hog and cnn miss most "
+                                        "of them; auto: hog, then mtcnn where hog finds nothing. "
+                                        "[default: mtcnn where the mtcnn extra is installed, else hog]",
+                                  kind=str, choices=DETECTORS)
     upsample: int = option(1, "Detector upsampling, for small faces.", min=0)
     min_score: float | None = option(None, "Drop detections scoring under this. "
                                            "[default: maskgen's detector default]", kind=float)

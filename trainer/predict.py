@@ -9,6 +9,7 @@ never padded, in training or here).
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import time
 from pathlib import Path
@@ -96,7 +97,7 @@ def detect(image: np.ndarray, detector: str, upsample: int, max_side: int | None
         scale = max_side / max(h, w)
         small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     faces = maskgen.find_faces(small, detector=detector, upsample=upsample, min_score=min_score)
-    return [(np.asarray(f.box, float) / scale, float(f.score)) for f in faces]
+    return [(np.asarray(f.box, float) / scale, float(f.score), f.detector) for f in faces]
 
 
 class PhotoCrops(Dataset):
@@ -129,14 +130,15 @@ class PhotoCrops(Dataset):
             if self.largest_only:
                 found = [max(found, key=lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))]
             item["kind"] = "face"
-            for box, score in found:
+            for box, score, found_by in found:
                 crop, square = cut_square(image, face_square(box, self.margin), self.image_size)
-                item["faces"].append({"box": box, "score": score, "square": square, "crop": crop})
+                item["faces"].append({"box": box, "score": score, "square": square, "crop": crop,
+                                      "detector": found_by})
         elif self.fallback:
             item["kind"] = "whole"
             crop, square = cut_square(image, whole_square(image.shape), self.image_size)
             item["faces"].append({"box": np.array([0.0, 0.0, image.shape[1], image.shape[0]]), "score": float("nan"),
-                                  "square": square, "crop": crop})
+                                  "square": square, "crop": crop, "detector": ""})
         else:
             item["kind"] = "no_face"
         return item
@@ -163,9 +165,26 @@ def _prob_columns(classes):
     return [f"p_{c}" for c in classes]
 
 
-def _settings(options: InferenceOptions | None, overrides: dict) -> InferenceOptions:
-    """``options`` (default: :class:`InferenceOptions`'s defaults) with keyword ``overrides``."""
-    return dataclasses.replace(options or InferenceOptions(), **overrides)
+def _settings(options: InferenceOptions | None, overrides: dict, log=None) -> InferenceOptions:
+    """``options`` (default: :class:`InferenceOptions`'s defaults) with keyword ``overrides``, and
+    the detector resolved: no detector named means mtcnn where it is installed, else hog (said in
+    one line through ``log``)."""
+    opts = dataclasses.replace(options or InferenceOptions(), **overrides)
+    if opts.detector is None:
+        opts.detector = default_detector(log)
+    return opts
+
+
+def default_detector(log=None) -> str:
+    """``mtcnn`` (it finds masked faces) where its extra is installed, else ``hog``."""
+    from maskgen.detect import mtcnn
+
+    if mtcnn.available():
+        return "mtcnn"
+    if log is not None:
+        log("mtcnn is not installed (pip install 'maskgen[mtcnn]'): finding faces with hog, "
+            "which misses most masked faces")
+    return "hog"
 
 
 def _photo_crops(paths: list[str], clf: Classifier, opts: InferenceOptions, largest_only: bool = False) -> PhotoCrops:
@@ -182,7 +201,7 @@ def evaluate_photos(run, data, out=None, class_map: dict | None = None, options:
     predictions.csv, roc.png, confusion.png, examples.png under ``out`` and returns the metrics.
     ``options`` (or keywords such as ``detector="cnn"``) say how faces are found.
     """
-    opts = _settings(options, overrides)
+    opts = _settings(options, overrides, log)
     path = ckpt.resolve(run, opts.which)
     clf = Classifier(path, device=opts.device, batch_size=opts.batch_size)
     photos, ignored = labelled_photos(Path(data), clf.classes, class_map or {})
@@ -207,7 +226,7 @@ def evaluate_photos(run, data, out=None, class_map: dict | None = None, options:
         except ImageReadError:
             return None
 
-    columns = ["file", "folder", "label", "pred", "prob", "correct", "path", "faces_found", "box", "square",
+    columns = ["file", "folder", "label", "pred", "prob", "correct", "path", "detector", "faces_found", "box", "square",
                *_prob_columns(clf.classes), "width", "height", "error"]
     probs_arr = np.array(probs).reshape(len(targets), len(clf.classes))
     metrics = write_report(out, clf.classes, targets, probs_arr, rows, columns, load_image, extra=extra,
@@ -232,6 +251,7 @@ def _classify_largest_faces(clf: Classifier, photos: list[tuple[str, int, str]],
                 face = item["faces"][0]
                 pred = int(p[k].argmax())
                 row.update(pred=clf.classes[pred], prob=float(p[k, pred]), correct=int(pred == target),
+                           detector=face["detector"],
                            box=" ".join(f"{v:.1f}" for v in face["box"]),
                            square=" ".join(f"{v:.1f}" for v in face["square"]))
                 row.update({f"p_{c}": float(p[k, j]) for j, c in enumerate(clf.classes)})
@@ -248,12 +268,14 @@ def _classify_largest_faces(clf: Classifier, photos: list[tuple[str, int, str]],
 def _path_counts(rows: list[dict]) -> dict:
     """How many photos went which way, and the accuracy of each way."""
     counts = {kind: sum(r["path"] == kind for r in rows) for kind in PATHS}
+    found_by = collections.Counter(r.get("detector") for r in rows if r["path"] == "face")
     by_path = {}
     for kind in ("face", "whole"):
         sel = [r for r in rows if r["path"] == kind]
         by_path[kind] = {"n": len(sel), "accuracy": (sum(r["correct"] for r in sel) / len(sel)) if sel else None}
     readable = len(rows) - counts["unreadable"]
-    return {"photos": len(rows), "paths": counts, "by_path": by_path,
+    return {"photos": len(rows), "paths": counts, "by_path": by_path, "found_by": dict(found_by),
+            "face_share": counts["face"] / len(rows) if rows else 0.0,
             "accuracy_all_photos": (sum(r.get("correct", 0) for r in rows) / readable) if readable else None}
 
 
@@ -317,7 +339,7 @@ def predict_images(run, inputs, out=None, fmt: str = "both", annotated: bool = T
     """Classify every face in each image; write predictions.csv / predictions.json and annotated
     copies under ``out``. Returns ``{"out": folder, "images": [one dict per image with its faces]}``.
     ``options`` (or keywords such as ``detector="cnn"``) say how faces are found."""
-    opts = _settings(options, overrides)
+    opts = _settings(options, overrides, log)
     path = ckpt.resolve(run, opts.which)
     clf = Classifier(path, device=opts.device, batch_size=opts.batch_size)
     files = gather_inputs(inputs)
@@ -335,7 +357,7 @@ def predict_images(run, inputs, out=None, fmt: str = "both", annotated: bool = T
                 faces.append({"face": i, "box": [round(float(v), 1) for v in face["box"]],
                               "score": None if face["score"] != face["score"] else round(face["score"], 3),
                               "label": clf.classes[pred], "prob": float(p[k, pred]), "path": item["kind"],
-                              "probs": {c: float(p[k, j]) for j, c in enumerate(clf.classes)}})
+                              "detector": face["detector"], "probs": {c: float(p[k, j]) for j, c in enumerate(clf.classes)}})
                 k += 1
             result = {"file": source, "path": item["kind"], "faces": faces, "width": item["width"],
                       "height": item["height"], "error": item["error"]}
@@ -345,12 +367,13 @@ def predict_images(run, inputs, out=None, fmt: str = "both", annotated: bool = T
             for face in faces:
                 rows.append({"file": source, "face": face["face"], "x0": face["box"][0], "y0": face["box"][1],
                              "x1": face["box"][2], "y1": face["box"][3], "label": face["label"], "prob": face["prob"],
-                             "path": face["path"], "score": face["score"] if face["score"] is not None else "",
+                             "path": face["path"], "detector": face["detector"],
+                             "score": face["score"] if face["score"] is not None else "",
                              **{f"p_{c}": v for c, v in face["probs"].items()}})
             if not faces:
                 rows.append({"file": source, "face": "", "path": item["kind"], "error": item["error"]})
             log(f"{rel}: " + (", ".join(f"{f['label']} {f['prob']:.2f}" for f in faces) or item["kind"].replace("_", " ")))
-    columns = ["file", "face", "x0", "y0", "x1", "y1", "label", "prob", "path", "score",
+    columns = ["file", "face", "x0", "y0", "x1", "y1", "label", "prob", "path", "detector", "score",
                *_prob_columns(clf.classes), "error"]
     if fmt in ("csv", "both"):
         write_csv(out / "predictions.csv", rows, columns)
