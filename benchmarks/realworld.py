@@ -228,7 +228,7 @@ def evaluate_default_detector(maskgen_cmd: list[str]) -> str:
     import maskgen
 
     text = subprocess.run(maskgen_cmd + ["evaluate", "--help"], capture_output=True, text=True).stdout
-    match = re.search(r"--detector\s+\[[^\]]*\](.*?)\[default:\s*([\w-]+)\]", text, re.S)
+    match = re.search(r"--detector\s+\[[^\]]*\](.*?)\[default:\s*([\w-]+)", text, re.S)
     detector = match.group(2) if match and "--" not in match.group(1) else "hog"
     try:
         maskgen.find_faces(np.zeros((64, 64, 3), np.uint8), detector=detector)
