@@ -145,7 +145,8 @@ def run_floor(photos: Path, python: str) -> tuple[float, int, str]:
 def run_maskgen(photos: Path, out: Path, workers: int, python: str) -> tuple[float, int, str]:
     """``maskgen augment`` with the issue's settings: seconds, faces masked, its time-per-stage line."""
     cmd = [python, "-c", "import sys; from maskgen.cli.main import main; sys.exit(main())", "augment",
-           str(photos), str(out), *SETTINGS, "--workers", str(workers), "--no-progress", "-q", "--overwrite"]
+           str(photos), str(out), *SETTINGS, "--workers", str(workers), "--no-progress", "-q"]
+    shutil.rmtree(out, ignore_errors=True)  # the last round's dataset goes before the clock starts
     seconds, done = _timed(cmd)
     faces = 0
     with open(out / "metadata.csv", newline="", encoding="utf-8") as f:
