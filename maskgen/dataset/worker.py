@@ -59,8 +59,9 @@ def load_models(detector: str) -> None:
         from maskgen.detect import faces  # dlib: heavy
 
         faces._load("landmarks")
-        if detector in ("hog", "cnn"):
-            faces._load(detector)
+        for name in {"auto": ("hog",)}.get(detector, (detector,)):  # torch's MTCNN loads in each worker itself
+            if name in ("hog", "cnn"):
+                faces._load(name)
     except Exception:
         pass  # the first image reports the problem with its file name
 
