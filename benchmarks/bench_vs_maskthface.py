@@ -137,17 +137,20 @@ def run_floor(photos: Path, python: str) -> tuple[float, int, str]:
     """MaskTheFace's floor (see the module's help): seconds, faces found, its own start-up/loop split."""
     from maskgen.detect import model_files
 
-    seconds, done = _timed([python, "-c", FLOOR, str(photos), str(model_files.model_path(model_files.LANDMARKS_68))])
+    seconds, done = _timed([python, "-c", FLOOR, str(photos), str(model_files.model_path(model_files.LANDMARKS_68))],
+                           cwd=photos.parent)
     faces = int(re.search(r"faces (\d+)", done.stdout).group(1))
     return seconds, faces, done.stdout.strip()
 
 
-def run_maskgen(photos: Path, out: Path, workers: int, python: str) -> tuple[float, int, str]:
-    """``maskgen augment`` with the issue's settings: seconds, faces masked, its time-per-stage line."""
+def run_maskgen(photos: Path, out: Path, workers: int, python: str, tree: Path | None = None) -> tuple[float, int, str]:
+    """``maskgen augment`` with the issue's settings (the maskgen of ``tree`` if given): seconds, faces
+    masked, its time-per-stage line."""
     cmd = [python, "-c", "import sys; from maskgen.cli.main import main; sys.exit(main())", "augment",
            str(photos), str(out), *SETTINGS, "--workers", str(workers), "--no-progress", "-q"]
     shutil.rmtree(out, ignore_errors=True)  # the last round's dataset goes before the clock starts
-    seconds, done = _timed(cmd)
+    env = None if tree is None else {**os.environ, "PYTHONPATH": str(tree)}
+    seconds, done = _timed(cmd, env=env, cwd=out.parent)  # not the checkout: python -c puts the cwd first on sys.path
     faces = 0
     with open(out / "metadata.csv", newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
@@ -184,25 +187,30 @@ def _rounds(args, photos: Path, work: Path) -> dict[str, list[tuple[float, int, 
         tools["mtf"] = lambda: run_mtf(photos, work, args.mtf, args.mtf_python)
     for n in sorted({1, args.workers}):
         tools[f"maskgen{n}"] = lambda n=n: run_maskgen(photos, work / f"maskgen{n}", n, args.maskgen_python)
+        if args.other_tree:
+            tools[f"other{n}"] = lambda n=n: run_maskgen(photos, work / f"other{n}", n, args.maskgen_python,
+                                                         args.other_tree)
     runs: dict[str, list] = {name: [] for name in tools}
     for r in range(args.repeats):
         for name, tool in (tools.items() if r % 2 == 0 else reversed(tools.items())):  # interleaved
             runs[name].append(tool())
             print(f"  round {r + 1} {name:<10} {runs[name][-1][0]:7.2f} s  {runs[name][-1][1]} faces  "
-                  f"{runs[name][-1][2]}", flush=True)
+                  f"load {os.getloadavg()[0]:.1f}  {runs[name][-1][2]}", flush=True)
     return runs
 
 
-def _report(runs: dict, n_photos: int, workers: int) -> None:
+def _report(runs: dict, n_photos: int, workers: int, loads: tuple[float, float]) -> None:
     median = {name: statistics.median(r[0] for r in rs) for name, rs in runs.items()}
     faces = {name: rs[-1][1] for name, rs in runs.items()}
     names = {"floor": "MaskTheFace floor (HOG upsample 1 + landmarks; LOWER BOUND on MaskTheFace's time)",
              "mtf": "MaskTheFace (one process)"}
-    print(f"\n{n_photos} photos, median of {len(next(iter(runs.values())))} interleaved rounds, "
-          f"load average before: {os.getloadavg()[0]:.2f}")
+    print(f"\n{n_photos} photos, median of {len(next(iter(runs.values())))} interleaved rounds; "
+          f"1-minute load average {loads[0]:.2f} before, {loads[1]:.2f} after")
     print(f"{'tool':<86} {'wall s':>7} {'faces':>6}")
     for name in runs:
-        label = names.get(name) or f"maskgen, {name[7:]} worker{'s' if name[7:] != '1' else ''}"
+        n = re.sub(r"\D", "", name)
+        label = names.get(name) or (f"maskgen{' of --other-tree' if name.startswith('other') else ''}, {n} "
+                                    f"worker{'s' if n != '1' else ''}")
         print(f"{label:<86} {median[name]:7.2f} {faces[name]:6d}")
     for n in sorted({1, workers}):
         mg = median[f"maskgen{n}"]
@@ -210,6 +218,9 @@ def _report(runs: dict, n_photos: int, workers: int) -> None:
             print(f"speed-up over MaskTheFace, maskgen with {n} worker(s): {median['mtf'] / mg:.2f}x")
         print(f"speed-up over MaskTheFace's floor, maskgen with {n} worker(s): {median['floor'] / mg:.2f}x "
               f"(a lower bound on the speed-up over MaskTheFace)")
+        if f"other{n}" in median:
+            print(f"  --other-tree with {n} worker(s): {median['floor'] / median[f'other{n}']:.2f}x over the floor; "
+                  f"this tree is {median[f'other{n}'] / mg:.2f}x faster than it")
 
 
 def main() -> None:
@@ -223,6 +234,8 @@ def main() -> None:
     parser.add_argument("--maskgen-python", default=sys.executable)
     parser.add_argument("--floor-python", default=sys.executable, help="a python with dlib and cv2")
     parser.add_argument("--keep", type=Path, default=None, help="build the test set here and keep it")
+    parser.add_argument("--other-tree", type=Path, default=None,
+                        help="also time the maskgen of this source tree (PYTHONPATH), e.g. an earlier version")
     args = parser.parse_args()
     if args.mtf is not None:
         if not (args.mtf / "mask_the_face.py").is_file():
@@ -235,8 +248,9 @@ def main() -> None:
             photos = args.keep or work / "photos"
             build_test_set(photos)
             print(f"test set: {len(list(photos.iterdir()))} photos in {photos}")
+        load = os.getloadavg()[0]
         runs = _rounds(args, photos.resolve(), work)
-        _report(runs, sum(1 for p in photos.iterdir() if p.is_file()), args.workers)
+        _report(runs, sum(1 for p in photos.iterdir() if p.is_file()), args.workers, (load, os.getloadavg()[0]))
 
 
 if __name__ == "__main__":
