@@ -99,7 +99,8 @@ OPTIONS = (
     Option("shape_jitter", 1.0, "How much each mask's shape varies (0: the catalogue shape).", kind=float,
            flag=None),
     Option("seed", 0, "Run seed; each image's seed derives from it and its path.", kind=int),
-    Option("detector", "hog", "Face detector; 'none' when the inputs are already face crops.", choices=detectors),
+    Option("detector", "auto", "Face detector: auto (hog, then mtcnn where hog finds nothing), hog, cnn, mtcnn (finds masked "
+           "faces; extra maskgen[mtcnn]), or 'none' when the inputs are already face crops.", choices=detectors),
     Option("min_face", 80, "Smallest face to find, px (box side): detection scans the coarsest copy of the photo "
                            "that still finds such a face, and finer ones (down to 40 px), then rotated copies, only "
                            "where nothing was found.", kind=int, low=8, high=100000, what="min face", metavar="PX"),
