@@ -419,12 +419,23 @@ def training_summary(run_dir: Path, full_images: float, epochs_full: int = 12) -
     return out
 
 
+def generator_command(args, mg: list[str]) -> list[str]:
+    """The command that runs ``maskgen augment``: this maskgen, or (``--generator-tree``) another
+    maskgen source tree, such as an earlier commit checked out with ``git worktree``, so that two
+    generators are compared with everything else (cropping, training, scoring) the same."""
+    if not args.generator_tree:
+        return mg
+    tree = str(Path(args.generator_tree).resolve())
+    return [sys.executable, "-c", f"import sys; sys.path.insert(0, {tree!r}); "
+                                  "from maskgen.cli.main import main; main()"]
+
+
 def build_two_class(args, mg, work: Path, data: Path, times: dict) -> dict:
     files, total = pick_portraits(args.portraits, args.limit_portraits, args.seed + 1, TRAIN_SHARE)
     src = link_sources(files, work / "portraits_train")
     gen = work / "generated"
     shutil.rmtree(gen, ignore_errors=True)
-    cmd = mg + ["augment", str(src), str(gen), "--crop", "full", "--detector", "hog", "--variants", str(VARIANTS),
+    cmd = generator_command(args, mg) + ["augment", str(src), str(gen), "--crop", "full", "--detector", "hog", "--variants", str(VARIANTS),
                 "--negatives", "1", "--split", "1,0,0", "--seed", str(args.seed + 1), "--workers", str(args.workers),
                 "--no-progress", "-q", *generator_args(args, RECIPES[2])]
     times["generate"] = run(cmd, work / "augment.log")
@@ -472,6 +483,9 @@ def parse_args(argv=None):
     ap.add_argument("--negatives", type=int, default=VARIANTS, choices=range(1, VARIANTS + 1), metavar="1-7",
                     help="2 classes: unmasked crops per photo, the twins of the first N variants "
                          f"(default {VARIANTS}: balanced classes; fewer trains faster)")
+    ap.add_argument("--generator-tree", type=Path, default=None,
+                    help="2 classes: generate the masks with the maskgen source tree in this folder (e.g. an "
+                         "earlier commit via git worktree) instead of this one; the rest of the recipe is unchanged")
     ap.add_argument("--limit-portraits", type=int, default=None, help="smoke runs: use only N portraits")
     args = ap.parse_args(argv)
     if args.classes == 2 and args.wear not in (None, "correct"):
