@@ -54,14 +54,11 @@ def single_threaded() -> None:
 
 
 def load_models(detector: str) -> None:
-    """Load the landmark model and ``detector``'s model now (once per process), not on the first image."""
+    """Load the landmark model and ``detector``'s dlib model now (once per process), not on the first image."""
     try:
         from maskgen.detect import faces  # dlib: heavy
 
-        faces._load("landmarks")
-        for name in {"auto": ("hog",)}.get(detector, (detector,)):  # torch's MTCNN loads in each worker itself
-            if name in ("hog", "cnn"):
-                faces._load(name)
+        faces.load_models(detector, with_torch=False)  # torch's MTCNN loads in each worker itself
     except Exception:
         pass  # the first image reports the problem with its file name
 

@@ -70,11 +70,16 @@ def _load(name: str):
         return _cache[name]
 
 
-def load_models(detector: str) -> None:
-    """Load what ``detector`` needs now (the landmark model too), not on the first photo."""
-    note = check_detector(detector)
+def load_models(detector: str, with_torch: bool = True) -> None:
+    """Load what ``detector`` needs now (the landmark model too), not on the first photo; ``with_torch=False``:
+    dlib's models only (a fork server must not start torch; MTCNN then loads in each worker)."""
     _load("landmarks")
-    for name in {"auto": ("hog",) if note else ("hog", "mtcnn")}.get(detector, (detector,)):
+    if with_torch:
+        note = check_detector(detector)
+        names = {"auto": ("hog",) if note else ("hog", "mtcnn")}.get(detector, (detector,))
+    else:
+        names = {"auto": ("hog",), "mtcnn": ()}.get(detector, (detector,))
+    for name in names:
         if name != "none":
             _load(name)
 
