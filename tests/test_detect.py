@@ -253,3 +253,46 @@ def test_faces_command_usage_errors(tmp_path, monkeypatch):
     (tmp_path / "x.jpg").write_bytes(b"")
     result = _run_faces([str(tmp_path / "x.jpg"), "--detector", "mtcnn"])
     assert result.exit_code == 2 and "maskgen[mtcnn]" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def two_sizes(astronaut):
+    """A 480x320 wall with the astronaut's face at about 76 px and at about 37 px (HOG box sides)."""
+    head = astronaut[0:320, 96:416]
+    wall = np.full((320, 480, 3), (200, 196, 188), np.uint8)
+    big = cv2.resize(head, (256, 256), interpolation=cv2.INTER_AREA)[:240]
+    small = cv2.resize(head, (112, 112), interpolation=cv2.INTER_AREA)
+    wall[40:280, 10:266] = big
+    wall[100:212, 330:442] = small
+    return wall
+
+
+def test_evaluate_and_predict_search_hog_down_to_40_px_faces(two_sizes):
+    """evaluate/predict (min_face 40) find the 37 px face beside the big one, as the single scan at
+    upsample 1 of earlier versions did; augment's default (min_face 80) stops at the scan that found
+    the big face."""
+    from maskgen_trainer.config import InferenceOptions
+    from maskgen_trainer.predict import detect as predict_detect
+
+    opts = InferenceOptions(detector="hog")
+    assert opts.min_face == 40 and opts.upsample is None
+    found = predict_detect(two_sizes, "hog", opts.upsample, opts.max_side, opts.min_score, opts.min_face)
+    sides = sorted(round(b[2] - b[0]) for b, _, _ in found)
+    old = maskgen.find_faces(two_sizes, detector="hog", upsample=1)
+    assert len(found) == 2 == len(old) and 30 <= sides[0] <= 45 and sides[1] >= 65, sides
+    assert [d for _, _, d in found] == ["hog", "hog"]
+    assert len(maskgen.find_faces(two_sizes, detector="hog")) == 1  # min_face 80
+    shrunk = predict_detect(two_sizes, "hog", None, 400, None, 40)  # searched on a 400 px copy: min_face scaled
+    assert len(shrunk) == 2
+
+
+def test_faces_command_min_face(tmp_path, two_sizes):
+    from PIL import Image
+
+    Image.fromarray(two_sizes).save(tmp_path / "wall.png")
+    rows = {}
+    for args in ([], ["--min-face", "40"], ["--upsample", "1"]):
+        result = _run_faces([str(tmp_path / "wall.png"), "--detector", "hog", *args])
+        assert result.exit_code == 0, result.output
+        rows[tuple(args)] = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows[()]) == 1 and len(rows[("--min-face", "40")]) == 2 == len(rows[("--upsample", "1")])

@@ -155,7 +155,10 @@ class InferenceOptions:
                                         "of them; auto: hog, then mtcnn where hog finds nothing. "
                                         "[default: mtcnn where the mtcnn extra is installed, else hog]",
                                   kind=str, choices=DETECTORS)
-    upsample: int = option(1, "Detector upsampling, for small faces.", min=0)
+    min_face: int = option(40, "Smallest face hog and cnn search for (box side, px): they scan coarse to fine, "
+                               "from the coarsest copy of the photo on which such a face is still found.", min=8)
+    upsample: int | None = option(None, "Instead of --min-face's search: one hog/cnn scan of the photo upsampled "
+                                        "this many times (1 was the default before).", kind=int, min=0, max=4)
     min_score: float | None = option(None, "Drop detections scoring under this. "
                                            "[default: maskgen's detector default]", kind=float)
     max_side: int = option(1600, "Detect on a copy shrunk to this side (0: never shrink).", min=0)

@@ -85,9 +85,11 @@ def whole_square(shape) -> np.ndarray:
     return np.array([(w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2], float)
 
 
-def detect(image: np.ndarray, detector: str, upsample: int, max_side: int | None, min_score: float | None = None):
-    """maskgen's faces (box, score), found on a copy shrunk to ``max_side`` (boxes mapped back).
-    ``min_score`` None keeps maskgen's own threshold."""
+def detect(image: np.ndarray, detector: str, upsample: int | None, max_side: int | None,
+           min_score: float | None = None, min_face: int | None = None):
+    """maskgen's faces (box, score, detector), found on a copy shrunk to ``max_side`` (boxes mapped
+    back). ``min_score`` None keeps maskgen's own threshold; ``min_face`` (px, in the photo) and
+    ``upsample`` are :func:`maskgen.find_faces`'s."""
     import maskgen
 
     h, w = image.shape[:2]
@@ -96,7 +98,8 @@ def detect(image: np.ndarray, detector: str, upsample: int, max_side: int | None
     if max_side and max(h, w) > max_side:
         scale = max_side / max(h, w)
         small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    faces = maskgen.find_faces(small, detector=detector, upsample=upsample, min_score=min_score)
+    small_face = None if min_face is None else max(8, round(min_face * scale))
+    faces = maskgen.find_faces(small, detector=detector, upsample=upsample, min_score=min_score, min_face=small_face)
     return [(np.asarray(f.box, float) / scale, float(f.score), f.detector) for f in faces]
 
 
@@ -104,10 +107,10 @@ class PhotoCrops(Dataset):
     """Per photo: read, find faces, cut crops. Runs in DataLoader workers (dlib per process)."""
 
     def __init__(self, paths: list[str], image_size: int, margin: float, detector: str = "hog",
-                 upsample: int = 1, max_side: int | None = 1600, fallback: bool = True, largest_only: bool = False,
-                 min_score: float | None = None):
+                 upsample: int | None = None, max_side: int | None = 1600, fallback: bool = True,
+                 largest_only: bool = False, min_score: float | None = None, min_face: int | None = 40):
         self.paths = paths
-        self.min_score = min_score
+        self.min_score, self.min_face = min_score, min_face
         self.image_size, self.margin = image_size, margin
         self.detector, self.upsample, self.max_side = detector, upsample, max_side
         self.fallback, self.largest_only = fallback, largest_only
@@ -124,7 +127,7 @@ class PhotoCrops(Dataset):
             item["error"] = f"cannot read {exc}"
             return item
         item["height"], item["width"] = image.shape[:2]
-        found = detect(image, self.detector, self.upsample, self.max_side, self.min_score)
+        found = detect(image, self.detector, self.upsample, self.max_side, self.min_score, self.min_face)
         item["n_detected"] = len(found)
         if found:
             if self.largest_only:
@@ -189,7 +192,7 @@ def default_detector(log=None) -> str:
 
 def _photo_crops(paths: list[str], clf: Classifier, opts: InferenceOptions, largest_only: bool = False) -> PhotoCrops:
     return PhotoCrops(paths, clf.image_size, clf.margin, opts.detector, opts.upsample, opts.max_side or None,
-                      opts.fallback, largest_only=largest_only, min_score=opts.min_score)
+                      opts.fallback, largest_only=largest_only, min_score=opts.min_score, min_face=opts.min_face)
 
 
 def evaluate_photos(run, data, out=None, class_map: dict | None = None, options: InferenceOptions | None = None,
@@ -215,7 +218,7 @@ def evaluate_photos(run, data, out=None, class_map: dict | None = None, options:
     start = time.perf_counter()
     rows, targets, probs, crops_at = _classify_largest_faces(clf, photos, opts, log)
     extra = {"checkpoint": str(path), "epoch": clf.epoch, "data": str(data), "class_map": class_map or {},
-             "ignored_folders": ignored, "detector": opts.detector, "upsample": opts.upsample,
+             "ignored_folders": ignored, "detector": opts.detector, "min_face": opts.min_face, "upsample": opts.upsample,
              "min_score": opts.min_score, "fallback": opts.fallback, "crop_margin": clf.margin,
              "image_size": clf.image_size, **_path_counts(rows), "seconds": time.perf_counter() - start}
 

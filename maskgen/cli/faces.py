@@ -49,12 +49,15 @@ def _row(path: Path, index: int, face, landmarks: bool) -> list:
 @click.option("--detector", type=click.Choice(DETECTORS), default="auto",
               help="auto: HOG, and MTCNN where HOG finds nothing; mtcnn: finds masked faces (maskgen[mtcnn]); "
                    "hog, cnn: dlib's; none: each photo is a face crop.")
+@click.option("--min-face", type=click.IntRange(8, 100000), default=None, show_default=False, metavar="PX",
+              help="Smallest face hog and cnn search for (box side, px), coarse to fine  "
+                   "[default: 80, as maskgen augment]")
 @click.option("--upsample", type=click.IntRange(0, 4), default=None, show_default=False,
-              help="Enlargements for dlib's detectors  [default: the library's search]")
+              help="Instead of --min-face's search: one hog/cnn scan of the photo upsampled this many times")
 @click.option("--landmarks", "with_landmarks", is_flag=True, help="Add the 68 landmark points (x, y) to each row.")
 @click.option("--device", default=None, help="torch device for mtcnn  [default: cuda where present, else cpu]",
               show_default=False)
-def faces_command(images, detector, upsample, with_landmarks, device):
+def faces_command(images, detector, min_face, upsample, with_landmarks, device):
     """Find every face in IMAGES (files, or folders walked recursively) and print them as CSV.
 
     Check a folder before a long `maskgen augment` or `maskgen evaluate` run: a photo without a row is
@@ -71,7 +74,7 @@ def faces_command(images, detector, upsample, with_landmarks, device):
     if note:
         click.echo(note, err=True)
         detector = "hog"
-    extra = {} if upsample is None else {"upsample": upsample}
+    extra = {k: v for k, v in (("min_face", min_face), ("upsample", upsample)) if v is not None}
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(_header(with_landmarks))
     counts = {"photos": 0, "with_face": 0, "faces": 0, "unreadable": 0}
