@@ -19,6 +19,13 @@ def face(astronaut):
     return maskgen.find_faces(astronaut)[0]
 
 
+@pytest.fixture(scope="module")
+def big_astronaut(astronaut):
+    """The astronaut's head at twice the size (eye distance about 88 px) and her face."""
+    image = cv2.resize(astronaut[0:300, 100:400], (600, 600), interpolation=cv2.INTER_CUBIC)
+    return image, maskgen.find_faces(image)[0]
+
+
 def masked(image, face, seed=0, **options):
     result = maskgen.mask_face(image, face, maskgen.MaskOptions(**options), seed=seed)
     assert result.faces, f"nothing masked for {options}"
@@ -101,6 +108,31 @@ def test_mask_turns_away_under_the_chin(astronaut, face):
     under = lum[int(lm[8, 1]) + 2:int(lm[8, 1]) + 8, int(lm[7, 0]):int(lm[9, 0])]
     under = under[r.faces[0].alpha[int(lm[8, 1]) + 2:int(lm[8, 1]) + 8, int(lm[7, 0]):int(lm[9, 0])] > 0.95]
     assert under.size and under.mean() < mouth - 8
+
+
+@pytest.mark.parametrize("mask_type", ["surgical", "kn95", "kf94", "cloth", "n95"])
+def test_ear_loops_and_straps_run_to_the_ears_and_stop_at_the_head(big_astronaut, mask_type):
+    """Loops and straps are drawn beside the mask up to the ear (they were once cut off at the box of the
+    mask's outline), and no farther out than the side of the head: never into the background."""
+    image, face = big_astronaut
+    r = masked(image, face, mask_type=mask_type, color="white", shape_jitter=0)
+    alpha, lm = r.faces[0].alpha, face.landmarks
+    iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+    drawn = (alpha > 0.5).astype(np.uint8)
+    k = max(3, int(0.15 * iod) | 1)
+    body = cv2.morphologyEx(drawn, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
+    thin = drawn & (1 - body)  # cords, not the mask's body
+    cx = lm[27:31, 0].mean()
+    body_cols = np.nonzero(body.any(axis=0))[0]
+    for sign, jaw_x in ((-1, lm[0:4, 0].min()), (1, lm[13:17, 0].max())):
+        side = thin[:, :int(cx)] if sign < 0 else thin[:, int(cx):]
+        assert side.sum() >= 0.5 * iod, (mask_type, sign, int(side.sum()))  # a loop or strap on each side
+        reach = int(body_cols.min() - 0.06 * iod) if sign < 0 else int(body_cols.max() + 0.06 * iod)
+        beyond = thin[:, :reach] if sign < 0 else thin[:, reach:]
+        assert beyond.any(), (mask_type, sign)  # the cord goes on past the mask's side towards the ear
+        out = int(jaw_x + sign * 0.5 * iod)
+        far = alpha[:, :out] if sign < 0 else alpha[:, out:]
+        assert (far > 0.1).sum() == 0, (mask_type, sign)  # nothing beyond the ear
 
 
 def test_mask_is_as_sharp_and_as_noisy_as_the_photo(astronaut, face):

@@ -213,14 +213,17 @@ def jaw_body(c: Canvas, top_fn, side_margin: float, chin_margin: float, first: i
     return body, outline
 
 
-def ear_loops(c: Canvas, corners_top, corners_bottom, width: float = 0.028) -> np.ndarray:
-    """Ear loops from the mask's side corners over each ear and behind its lobe (visible sides only)."""
+def ear_loops(c: Canvas, corners_top, corners_bottom, width: float = 0.04) -> np.ndarray:
+    """Ear loops from the mask's side corners over each ear and behind its lobe (visible sides only).
+
+    ``width`` in face units (eye distance, about 63 mm): a round elastic cord of a surgical mask is
+    about 2.5 mm (0.04), the flat loops of folded respirators and the elastic of sewn masks 4-5 mm."""
     loops = np.zeros_like(c.X)
     for side, sign in ((0, -1), (1, 1)):
         if not c.sides[side]:
             continue
         t, b = np.array(corners_top[side]), np.array(corners_bottom[side])
-        over, under = np.array([sign * 1.45, 0.15]), np.array([sign * 1.4, 0.62])  # over the ear, behind its lobe
+        over, under = np.array([sign * 1.3, 0.18]), np.array([sign * 1.27, 0.6])  # over the ear, behind its lobe
         upper = catmull_rom(np.array([t, (t + over) / 2 + [0, -0.03], over]), closed=False, samples=8)
         lower = catmull_rom(np.array([b, (b + under) / 2 + [sign * 0.05, 0.06], under]), closed=False, samples=8)
         loops = np.maximum(loops, c.stroke(upper, width))

@@ -44,7 +44,7 @@ def cloth(c: Canvas) -> Parts:
     d = c.edge_distance(body)
     stitch = np.exp(-((d - 0.05) / 0.007) ** 2) * (np.sin((c.X + c.Y) * 2 * np.pi / 0.05) > 0)
     occl = 1 - 0.12 * stitch
-    loops = ear_loops(c, tops, bottoms, width=0.04)
+    loops = ear_loops(c, tops, bottoms, width=0.055)
     return Parts(body, relief, outline, occl.astype(np.float32), 0.03, loops, wrinkles=0.018)
 
 
@@ -62,7 +62,7 @@ def window(c: Canvas) -> Parts:
     see_through = 1 - pane * (0.68 - 0.3 * streak - 0.15 * fog)
     extras = [(pane, "#e3ecef")]
     gloss = 0.03 + 0.9 * pane
-    loops = ear_loops(c, tops, bottoms, width=0.04)
+    loops = ear_loops(c, tops, bottoms, width=0.055)
     return Parts(body, relief, outline, None, gloss, loops, extras, see_through=see_through.astype(np.float32),
                  wrinkles=0.015)
 
@@ -84,7 +84,7 @@ def sequin(c: Canvas) -> Parts:
         relief += disc * (0.004 + spacing * tilt)
         metal = 0.95 * disc
         gloss = 0.15 + 0.85 * disc * (0.5 + rnd[..., 2])
-    loops = ear_loops(c, tops, bottoms, width=0.035)
+    loops = ear_loops(c, tops, bottoms, width=0.05)
     return Parts(body, relief, outline, None, gloss, loops, metal=metal.astype(np.float32), wrinkles=0.01)
 
 

@@ -31,7 +31,7 @@ def surgical(c: Canvas) -> Parts:
         ax = np.abs(x)
         return c.top + 0.11 * smoothstep(ax / 0.5) + 0.06 * (ax / 1.1) ** 2
 
-    wx = 1.17
+    wx = 1.1  # the side bindings sit on the cheeks' contour, seen from the front
     outline = _surgical_outline(c, top_fn, wx)
     body = c.fill(outline)
     far, _ = jaw_body(c, top_fn, 0.08, 0.2)  # a side turned away hides behind the cheek
@@ -85,14 +85,15 @@ def kn95(c: Canvas) -> Parts:
     jb = jaw_offset(chin_margins(0.06, 0.24))
     corners_top = [(-1.1, top_fn(np.array(1.1)) + 0.06), (1.1, top_fn(np.array(1.1)) + 0.06)]
     corners_bottom = [tuple(jb[4] + [0.06, -0.03]), tuple(jb[12] + [-0.06, -0.03])]
-    loops = ear_loops(c, corners_top, corners_bottom)
+    loops = ear_loops(c, corners_top, corners_bottom, width=0.055)
     return Parts(body, relief, outline, occl.astype(np.float32), 0.06, loops, wrinkles=0.008)
 
 
 def kf94(c: Canvas) -> Parts:
     """Boat-shaped three-panel fold: a horizontal crest across the mouth, sealed rim, ear loops."""
-    pts = np.array([[0, c.top], [0.55, c.top + 0.14], [0.98, c.top + 0.38], [1.2, 0.86], [1.0, 1.38],
-                    [0.55, 1.8], [0, 1.97], [-0.55, 1.8], [-1.0, 1.38], [-1.2, 0.86], [-0.98, c.top + 0.38],
+    # the boat's sides tuck in at the cheeks' contour, seen from the front
+    pts = np.array([[0, c.top], [0.55, c.top + 0.14], [0.95, c.top + 0.38], [1.1, 0.86], [0.95, 1.38],
+                    [0.55, 1.8], [0, 1.97], [-0.55, 1.8], [-0.95, 1.38], [-1.1, 0.86], [-0.95, c.top + 0.38],
                     [-0.55, c.top + 0.14]])
     outline = catmull_rom(pts)
     outline[np.argmin(np.abs(outline[:, 0]) + outline[:, 1])] = [0, c.top]
@@ -104,7 +105,7 @@ def kf94(c: Canvas) -> Parts:
     d = c.edge_distance(body)
     relief += band(d, 0.05, 0.006)
     relief += wrinkles(c.X, c.Y, c.rng, 0.35, 0.2, float(c.rng.uniform(-1.2, 1.2)), 0.005)
-    loops = ear_loops(c, [(-1.05, 0.62), (1.05, 0.62)], [(-1.02, 1.2), (1.02, 1.2)])
+    loops = ear_loops(c, [(-1.0, 0.62), (1.0, 0.62)], [(-0.97, 1.2), (0.97, 1.2)], width=0.055)
     return Parts(body, relief, outline, None, 0.06, loops, wrinkles=0.008)
 
 
@@ -140,12 +141,14 @@ def _cup(c: Canvas, valve: bool) -> Parts:
         colours = ("#f1f1ee", "#d9dadc", "#9fb4c8", "#3a3d42")
         extras.append((inside, colours[int(c.rng.integers(len(colours)))]))
     straps = np.zeros_like(c.X)
-    for side, sign in ((0, -1), (1, 1)):  # two head straps running to the back of the head
+    # two head straps running to the back of the head, seen up to the head's outline: the upper one
+    # to the root of the ear, the lower one round the neck below it
+    for side, sign in ((0, -1), (1, 1)):
         if not c.sides[side]:
             continue
-        for y0, y1 in ((0.62, 0.4), (1.5, 1.72)):
+        for y0, (x1, y1) in ((0.62, (1.2, 0.42)), (1.5, (0.97, 1.66))):
             x0 = sign * rx * np.sqrt(max(0.0, 1 - ((y0 - cy) / ry) ** 2)) * 0.9
-            straps = np.maximum(straps, c.stroke(np.array([[x0, y0], [sign * 1.55, y1]]), 0.045))
+            straps = np.maximum(straps, c.stroke(np.array([[x0, y0], [sign * x1, y1]]), 0.045))
     return Parts(body, relief.astype(np.float32), outline, occl, gloss, straps, extras, metal, wrinkles=0.003)
 
 
@@ -189,7 +192,7 @@ def respirator(c: Canvas) -> Parts:
     straps = np.zeros_like(c.X)
     for side, sign in ((0, -1), (1, 1)):
         if c.sides[side]:
-            straps = np.maximum(straps, c.stroke(np.array([[sign * 0.7, 0.6], [sign * 1.5, 0.3]]), 0.06))
-            straps = np.maximum(straps, c.stroke(np.array([[sign * 0.8, 1.6], [sign * 1.5, 1.85]]), 0.06))
+            straps = np.maximum(straps, c.stroke(np.array([[sign * 0.7, 0.6], [sign * 1.2, 0.4]]), 0.06))
+            straps = np.maximum(straps, c.stroke(np.array([[sign * 0.8, 1.6], [sign * 0.97, 1.7]]), 0.06))
     return Parts(body, relief.astype(np.float32), outline, occl.astype(np.float32), gloss, straps, extras,
                  wrinkles=0.0)

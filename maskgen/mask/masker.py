@@ -129,7 +129,7 @@ def render_mask(target: np.ndarray, source: np.ndarray, face: Face, attrs: MaskA
     lit = shade(drawing.albedo, drawing.relief, drawing.occlusion, drawing.gloss, px_per_unit, lighting,
                 metal=drawing.metal)
     clock.lap("render")
-    warped = warp_layers(mesh, drawing.raster, [drawing.alpha, lit], target.shape, region=drawing.outline)
+    warped = warp_layers(mesh, drawing.raster, [drawing.alpha, lit], target.shape, region=_drawn_region(drawing))
     clock.lap("fit")
     if warped is None:
         return None
@@ -139,6 +139,18 @@ def render_mask(target: np.ndarray, source: np.ndarray, face: Face, attrs: MaskA
     alpha = composite(target, x0, y0, alpha, lit_img, lighting, mesh.scale, rng)
     clock.lap("render")
     return alpha
+
+
+def _drawn_region(drawing) -> np.ndarray:
+    """The canonical rectangle around every drawn pixel: the outline, and the ear loops and straps
+    that run outside it to the ears (a region of the outline alone cut them off at its box)."""
+    ys, xs = np.nonzero(drawing.alpha > 1e-3)
+    if not len(xs):
+        return drawing.outline
+    r = drawing.raster
+    x0, x1 = r.x0 + (xs.min() - 1) / r.scale, r.x0 + (xs.max() + 1) / r.scale
+    y0, y1 = r.y0 + (ys.min() - 1) / r.scale, r.y0 + (ys.max() + 1) / r.scale
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
 
 
 def _draw_uncached(attrs: MaskAttributes, rng: np.random.Generator, px_per_unit: float, sides):
