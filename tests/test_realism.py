@@ -273,11 +273,30 @@ def test_colour_cast_tints_colour_photos_only(real):
     assert np.array_equal(res.image[..., 0], res.image[..., 1]) and np.array_equal(res.image[..., 1], res.image[..., 2])
 
 
+@pytest.mark.parametrize("tone", [0.0, 0.3])
+def test_mono_makes_a_black_and_white_photo(real, tone):
+    """Real photo sets hold black-and-white portraits (18 of the 900 unmasked faces of real_dev, every one
+    of them called masked by a model that never saw one): ``mono`` makes them, grey or toned warm."""
+    image, lm, box, alpha = real
+    res = A.augment(image, [lm], [box], [alpha], forced(mono=[tone, tone]), np.random.default_rng(0))
+    assert res.applied == [f"mono(tone={tone:g})"]
+    assert np.array_equal(res.landmarks[0], lm) and np.array_equal(res.alphas[0], alpha)
+    out = res.image.astype(int)
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(int)
+    if tone == 0:
+        assert (out == grey[..., None]).all()
+    else:
+        assert (out[..., 0] >= out[..., 1]).all() and (out[..., 1] >= out[..., 2]).all()
+        assert np.abs(out[..., 1] - grey).max() <= 1 and (out[..., 0] - out[..., 2]).mean() > 5
+    saturation = cv2.cvtColor(res.image, cv2.COLOR_RGB2HSV)[..., 1].mean()
+    assert saturation < (1 if tone == 0 else 0.6 * cv2.cvtColor(image, cv2.COLOR_RGB2HSV)[..., 1].mean())
+
+
 def test_realistic_preset_on_masked_and_unmasked_alike(astronaut, real):
     """The same seed gives the same capture and occlusion draws to a masked and an unmasked image."""
     image, lm, box, alpha = real
     seen = set()
-    for seed in range(40):
+    for seed in range(60):
         a = A.augment(image, [lm], [box], [alpha], "realistic", np.random.default_rng(seed))
         b = A.augment(astronaut, [lm], [box], None, "realistic", np.random.default_rng(seed))
         assert a.applied == b.applied and np.array_equal(a.landmarks[0], b.landmarks[0])

@@ -75,6 +75,16 @@ def beauty(image: np.ndarray, strength: float, face_width: float) -> np.ndarray:
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
+def monochrome(image: np.ndarray, tone: float) -> np.ndarray:
+    """A black-and-white photo: the grey levels, toned warm (sepia-like) by ``tone`` (0: neutral grey)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    if tone <= 0:
+        return cv2.cvtColor(grey.astype(np.uint8), cv2.COLOR_GRAY2RGB)
+    tint = 1 + tone * np.array([0.12, 0.0, -0.16], np.float32)  # warm highlights, mid-tones kept
+    out = grey[..., None] * tint
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
 def colour_cast(image: np.ndarray, amount: float, angle: float) -> np.ndarray:
     """White balance off by ``amount`` along ``angle``: 0 warm, pi cool, pi/2 green, -pi/2 magenta."""
     warm = np.array([1.0, 0.0, -1.0])

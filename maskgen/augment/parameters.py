@@ -46,4 +46,6 @@ def sample_parameters(spec: dict, rng: np.random.Generator) -> dict:
     s["cast"] = (runs("cast"), (uniform("cast", 2), int(rng.integers(0, 360))))
     r_lo, r_hi = spec.get("lowres", (4, 4))
     s["lowres"] = (runs("lowres"), (int(rng.integers(r_lo, r_hi + 1)), bool(rng.random() < 0.5)))
+    # drawn only by specs that have it, so that it left every earlier spec's draws (and the caller's rng) as they were
+    s["mono"] = (runs("mono"), uniform("mono", 2)) if "mono" in spec else (False, 0.0)
     return s

@@ -4,7 +4,7 @@ Parameters are drawn once (:func:`~maskgen.augment.parameters.sample_parameters`
 ``np.random.Generator`` and applied in three stages: a geometric stage (flip, affine, crop, face crop)
 moves the image, the landmarks, the boxes and the mask alphas together; an occlusion stage draws a
 hand or hair over a face (:mod:`~maskgen.augment.occluders`) and takes what they cover out of the
-alphas; a photometric stage (beauty filter, brightness, contrast, hue, saturation, blur, colour cast,
+alphas; a photometric stage (black and white, beauty filter, brightness, contrast, hue, saturation, blur, colour cast,
 low resolution, noise, JPEG; :mod:`~maskgen.augment.capture` for the new ones) changes the image only.
 Plain numpy goes in and comes out.
 """
@@ -173,6 +173,9 @@ def _occlusion_stage(s: dict, img, landmarks: list, boxes: list, alphas, applied
 
 def _photometric_stage(s: dict, img: np.ndarray, original: np.ndarray, applied: list, face_box) -> np.ndarray:
     """The image-only ops; never writes into ``original`` (the caller's image)."""
+    if s["mono"][0]:
+        img = capture.monochrome(img, s["mono"][1])
+        applied.append(f"mono(tone={s['mono'][1]:g})")
     grey = is_grey(img)
     face_width = float(face_box[2] - face_box[0]) if face_box is not None else img.shape[1] / 4
     if s["beauty"][0]:

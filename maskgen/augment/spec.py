@@ -24,6 +24,8 @@ Spec format (a preset name, or a dict as :func:`load_augment_config` returns)::
       "motion_blur": [3, 9],    # motion-blur kernel size in pixels (>= 3); v -> [3, v]
       "cast": 0.2,              # colour cast (white balance off, warm/cool/green/magenta); v -> [0, v]
                                 # (skipped for grey images)
+      "mono": [0, 0.3],         # a black-and-white photo: grey levels, toned warm (sepia) by 0..1;
+                                # v -> [0, v]
       "lowres": [20, 60],       # the largest face's width in pixels when seen by a low-resolution
                                 # camera: downscaled to it and scaled back up; v -> [4, v]
       "noise": [0, 8],          # gaussian noise sigma in 0..255 units; v -> [0, v]
@@ -50,7 +52,7 @@ PRESETS = ("none", "light", "heavy", "realistic")
 
 GEOMETRIC_OPS = ("rotate", "scale", "translate", "shear", "crop", "face_crop")
 OCCLUSION_OPS = ("hand", "hair")
-PHOTOMETRIC_OPS = ("beauty", "brightness", "contrast", "hue", "saturation", "blur", "motion_blur", "cast",
+PHOTOMETRIC_OPS = ("mono", "beauty", "brightness", "contrast", "hue", "saturation", "blur", "motion_blur", "cast",
                    "lowres", "noise", "jpeg")
 OPS = GEOMETRIC_OPS + OCCLUSION_OPS + PHOTOMETRIC_OPS
 
@@ -67,6 +69,7 @@ _RANGES = {
     "hair": ("int", 1, 200),
     "beauty": ("pos", 0.0, 1.0),
     "cast": ("pos", 0.0, 1.0),
+    "mono": ("pos", 0.0, 1.0),
     "lowres": ("int", 4, 1024),
     "brightness": ("range", 0.0, 10.0),
     "contrast": ("range", 0.0, 10.0),
@@ -189,10 +192,10 @@ PRESET_SPECS["realistic"] = validate_spec({
     "rotate": 10, "scale": [0.9, 1.1], "translate": 0.04, "face_crop": [0.95, 1.5],
     "hand": [0.8, 1.15], "hair": [4, 24],
     "beauty": [0.3, 0.9], "brightness": [0.7, 1.3], "contrast": [0.75, 1.2], "saturation": [0.6, 1.3],
-    "blur": [0.4, 1.6], "cast": 0.25, "lowres": [18, 64], "noise": [1, 8], "jpeg": [25, 90],
+    "blur": [0.4, 1.6], "cast": 0.25, "lowres": [18, 64], "noise": [1, 8], "jpeg": [25, 90], "mono": 0.3,
     "p": {"rotate": 0.4, "scale": 0.4, "translate": 0.3, "face_crop": 0.2, "hand": 0.1, "hair": 0.15,
           "beauty": 0.15, "brightness": 0.5, "contrast": 0.4, "saturation": 0.3, "blur": 0.2, "cast": 0.35,
-          "lowres": 0.3, "noise": 0.3, "jpeg": 0.5},
+          "lowres": 0.3, "noise": 0.3, "jpeg": 0.5, "mono": 0.06},
 }, "preset 'realistic'")
 
 
