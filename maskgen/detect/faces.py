@@ -19,7 +19,7 @@ import numpy as np
 
 from maskgen.detect import framing, mtcnn
 from maskgen.detect import model_files as models
-from maskgen.detect.landmarks import implausibility
+from maskgen.detect.landmarks import implausibility, landmark_roll
 from maskgen.detect.face import DETECTORS, Face
 from maskgen.detect.framing import View
 
@@ -335,10 +335,10 @@ def _find_mtcnn(images: list[np.ndarray], min_score: float | None, rotations: tu
     chosen: list[tuple[View, list]] = list(zip(views, found))
     missed = [i for i, f in enumerate(found) if not f] if rescue else []
     angles = MTCNN_ROTATIONS if rotations is None else rotations
-    rescue = [framing.rescue_views(views[i], angles) for i in missed]
-    flat = [v for vs in rescue for v in vs]
+    copies = [framing.rescue_views(views[i], angles) for i in missed]
+    flat = [v for vs in copies for v in vs]
     results = iter(mtcnn.detect([v.image for v in flat], RESCUE_THRESHOLDS, device) if flat else [])
-    for i, vs in zip(missed, rescue):
+    for i, vs in zip(missed, copies):
         tries = [(v, _distinct(_keep(next(results), min_score))) for v in vs]
         tries = [t for t in tries if t[1]]
         if tries:
@@ -352,12 +352,6 @@ def _mtcnn_face(view: View, box: np.ndarray, score: float) -> Face:
     return _face(view, framing.hog_like_box(box), score, "mtcnn")
 
 
-def _roll(landmarks: np.ndarray) -> float:
-    """In-plane rotation of a face in degrees, from its eye centres."""
-    d = landmarks[42:48].mean(0) - landmarks[36:42].mean(0)
-    return float(np.degrees(np.arctan2(d[1], d[0])))
-
-
 def refine_landmarks(image: np.ndarray, box: np.ndarray, landmarks: np.ndarray,
                      min_roll: float = ROLL_REFINE_DEGREES) -> np.ndarray:
     """Landmarks predicted again on the face turned upright, when it is tilted by ``min_roll`` or more.
@@ -365,7 +359,7 @@ def refine_landmarks(image: np.ndarray, box: np.ndarray, landmarks: np.ndarray,
     dlib's predictor is trained on upright faces; on tilted ones a second pass on a de-rotated copy of
     the face's neighbourhood is markedly more accurate (mapped back to the original image).
     """
-    roll = _roll(landmarks)
+    roll = float(np.degrees(landmark_roll(landmarks)))
     if abs(roll) < min_roll:
         return landmarks
     x0, y0, x1, y1 = box
