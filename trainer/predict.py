@@ -104,16 +104,13 @@ def detect(image: np.ndarray, detector: str, upsample: int | None, max_side: int
 
 
 class PhotoCrops(Dataset):
-    """Per photo: read, find faces, cut crops. Runs in DataLoader workers (dlib per process)."""
+    """Per photo: read, find faces (as ``opts`` says, its detector resolved), cut crops. Runs in
+    DataLoader workers (dlib per process)."""
 
-    def __init__(self, paths: list[str], image_size: int, margin: float, detector: str = "hog",
-                 upsample: int | None = None, max_side: int | None = 1600, fallback: bool = True,
-                 largest_only: bool = False, min_score: float | None = None, min_face: int | None = 40):
-        self.paths = paths
-        self.min_score, self.min_face = min_score, min_face
-        self.image_size, self.margin = image_size, margin
-        self.detector, self.upsample, self.max_side = detector, upsample, max_side
-        self.fallback, self.largest_only = fallback, largest_only
+    def __init__(self, paths: list[str], image_size: int, margin: float, opts: InferenceOptions,
+                 largest_only: bool = False):
+        self.paths, self.image_size, self.margin = paths, image_size, margin
+        self.opts, self.largest_only = opts, largest_only
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -127,7 +124,8 @@ class PhotoCrops(Dataset):
             item["error"] = f"cannot read {exc}"
             return item
         item["height"], item["width"] = image.shape[:2]
-        found = detect(image, self.detector, self.upsample, self.max_side, self.min_score, self.min_face)
+        o = self.opts
+        found = detect(image, o.detector, o.upsample, o.max_side or None, o.min_score, o.min_face)
         item["n_detected"] = len(found)
         if found:
             if self.largest_only:
@@ -137,7 +135,7 @@ class PhotoCrops(Dataset):
                 crop, square = cut_square(image, face_square(box, self.margin), self.image_size)
                 item["faces"].append({"box": box, "score": score, "square": square, "crop": crop,
                                       "detector": found_by})
-        elif self.fallback:
+        elif self.opts.fallback:
             item["kind"] = "whole"
             crop, square = cut_square(image, whole_square(image.shape), self.image_size)
             item["faces"].append({"box": np.array([0.0, 0.0, image.shape[1], image.shape[0]]), "score": float("nan"),
@@ -191,8 +189,7 @@ def default_detector(log=None) -> str:
 
 
 def _photo_crops(paths: list[str], clf: Classifier, opts: InferenceOptions, largest_only: bool = False) -> PhotoCrops:
-    return PhotoCrops(paths, clf.image_size, clf.margin, opts.detector, opts.upsample, opts.max_side or None,
-                      opts.fallback, largest_only=largest_only, min_score=opts.min_score, min_face=opts.min_face)
+    return PhotoCrops(paths, clf.image_size, clf.margin, opts, largest_only)
 
 
 def evaluate_photos(run, data, out=None, class_map: dict | None = None, options: InferenceOptions | None = None,
