@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 
+from maskgen.detect.face import DETECTORS as MASKGEN_DETECTORS
+
 from .errors import TrainerError
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -16,7 +18,7 @@ SCHEDULERS = ("cosine", "step", "none")
 METRICS = ("val_loss", "val_acc", "val_balanced_acc", "val_auc")
 BALANCE = ("loss", "sampler", "none")
 AUGMENT = ("default", "light", "none")
-DETECTORS = ("mtcnn", "auto", "hog", "cnn")  # maskgen.detect.face.DETECTORS less 'none' (torch-free here)
+DETECTORS = tuple(d for d in MASKGEN_DETECTORS if d != "none")  # real photos are not face crops
 
 # peak learning rates: from scratch / from --pretrained or --weights; SGD's scale with batch size / 32
 DEFAULT_LR = {("sgd", False): 0.02, ("sgd", True): 0.01, ("adamw", False): 1e-3, ("adamw", True): 3e-4}

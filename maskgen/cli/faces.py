@@ -74,14 +74,14 @@ def faces_command(images, detector, min_face, upsample, with_landmarks, device):
     if note:
         click.echo(note, err=True)
         detector = "hog"
-    extra = {k: v for k, v in (("min_face", min_face), ("upsample", upsample)) if v is not None}
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(_header(with_landmarks))
     counts = {"photos": 0, "with_face": 0, "faces": 0, "unreadable": 0}
     for path in _expand(images):
         counts["photos"] += 1
         try:
-            found = detect.find_faces(read_image(path), detector=detector, device=device, **extra)
+            found = detect.find_faces(read_image(path), detector=detector, device=device, min_face=min_face,
+                                      upsample=upsample)
         except ImageReadError as exc:
             counts["unreadable"] += 1
             click.echo(f"skip {exc}", err=True)
