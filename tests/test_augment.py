@@ -196,6 +196,55 @@ def test_flip_swaps_left_and_right(astro_face):
     assert np.abs(res.image[y - 2:y + 3, x - 2:x + 3].astype(int) - mirrored).max() <= 1
 
 
+@pytest.mark.parametrize("degrees", [20, -20])
+def test_yaw_turns_a_real_face_and_its_labels(degrees, astro_face):
+    from maskgen.detect.faces import find_faces
+    from maskgen.detect.landmarks import face_size
+
+    image, lm, box, _ = astro_face
+    alpha = (image[..., 1] / 255.0).astype(np.float32)  # an alpha that is the image: both must move alike
+    res = A.augment(image, [lm], [box], [alpha], forced(yaw=[degrees, degrees]), np.random.default_rng(0))
+    assert res.applied == [f"yaw({degrees})"]
+    out, moved = res.image, res.landmarks[0]
+    assert np.abs(res.alphas[0] * 255 - out[..., 1]).max() < 1.01
+    # measured independently: dlib finds the face again, its landmarks where augment says they are
+    found = min(find_faces(out), key=lambda f: np.hypot(*(f.landmarks[30] - moved[30])))
+    size = face_size(lm)
+    err_reported = np.hypot(*(found.landmarks - moved).T)[17:].mean() / size
+    err_unmoved = np.hypot(*(found.landmarks - lm).T)[17:].mean() / size
+    assert err_reported < 0.035 and err_reported < 0.6 * err_unmoved
+    # the nose slides toward the side the head turns to, more than the outline does
+    nose_shift = moved[30, 0] - lm[30, 0]
+    assert np.sign(nose_shift) == np.sign(degrees) and abs(nose_shift) > 0.12 * size
+    assert abs(moved[0, 0] - lm[0, 0]) < 0.5 * abs(nose_shift) and abs(moved[16, 0] - lm[16, 0]) < 0.5 * abs(nose_shift)
+    # under each moved landmark lies what lay under it in the source (sampled between pixels, lightly blurred)
+    def sample(img, points):
+        img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), 1.0)
+        p = points.astype(np.float32)[:, None, :]
+        return cv2.remap(img, p[..., 0], p[..., 1], cv2.INTER_LINEAR)[:, 0]
+    inner = np.arange(17, 68)
+    before, after = sample(image, lm[inner]), sample(out, moved[inner])
+    assert np.abs(after - before).mean() < 6 and np.abs(after - sample(image, moved[inner])).mean() > 12
+    # the box still frames the face dlib finds; pixels far from the face are untouched
+    b, f = res.boxes[0], found.box
+    iw, ih = min(b[2], f[2]) - max(b[0], f[0]), min(b[3], f[3]) - max(b[1], f[1])
+    union = (b[2] - b[0]) * (b[3] - b[1]) + (f[2] - f[0]) * (f[3] - f[1]) - iw * ih
+    assert iw * ih / union > 0.6
+    assert np.array_equal(out[:, 400:], image[:, 400:]) and np.array_equal(out[300:], image[300:])
+
+
+def test_yaw_halves_an_angle_that_would_fold_the_face(astro_face):
+    image, lm, box, _ = astro_face
+    res = A.augment(image, [lm], [box], None, forced(yaw=[45, 45]), np.random.default_rng(0))
+    (applied,) = res.applied
+    degrees = float(applied[len("yaw("):-1])
+    assert degrees in (22.5, 11.25, 5.625)
+    moved = res.landmarks[0]
+    # the features keep their order from left to right: nothing slid over its neighbour
+    for chain in ([0, 4, 8, 12, 16], [36, 39, 42, 45], [31, 33, 35], [48, 51, 54]):
+        assert np.all(np.diff(moved[chain, 0]) > 0)
+
+
 def test_face_pushed_out_of_frame(astro_face):
     image, lm, box, alpha = astro_face
     h, w = image.shape[:2]
@@ -321,7 +370,7 @@ def test_presets_run_every_op_they_list(preset, dots):
         assert res.image.shape == small.shape and 0 <= res.visible[0] <= 1
     spec = A.preset_spec(preset)
     expected = {"fliplr"} | {op for op in A.PHOTOMETRIC_OPS + A.OCCLUSION_OPS if op in spec}
-    expected |= {"affine"} | {op for op in ("crop", "face_crop") if op in spec}
+    expected |= {"affine"} | {op for op in ("crop", "face_crop", "yaw") if op in spec}
     expected -= {"hue", "saturation", "cast"}  # the dots image is grey
     assert expected <= seen
     light, heavy = A.preset_spec("light"), A.preset_spec("heavy")

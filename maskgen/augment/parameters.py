@@ -48,4 +48,5 @@ def sample_parameters(spec: dict, rng: np.random.Generator) -> dict:
     s["lowres"] = (runs("lowres"), (int(rng.integers(r_lo, r_hi + 1)), bool(rng.random() < 0.5)))
     # drawn only by specs that have it, so that it left every earlier spec's draws (and the caller's rng) as they were
     s["mono"] = (runs("mono"), uniform("mono", 2)) if "mono" in spec else (False, 0.0)
+    s["yaw"] = (runs("yaw"), uniform("yaw", 1)) if "yaw" in spec else (False, 0.0)
     return s

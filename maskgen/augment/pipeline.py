@@ -17,6 +17,7 @@ import numpy as np
 
 import maskgen.augment.capture as capture
 import maskgen.augment.occluders as occluders
+import maskgen.augment.turn as turn
 from maskgen.augment.labels import box_from_points, check_inputs, keypoints, labels_from_keypoints, visible_fraction
 from maskgen.augment.parameters import sample_parameters
 from maskgen.augment.spec import PRESET_SPECS, resolve_spec
@@ -69,6 +70,7 @@ def augment(image: np.ndarray, landmarks, boxes, alphas=None, preset="light",
     s = sample_parameters(spec, rng)
     applied: list[str] = []
     img, landmarks, boxes, alphas = _flip(s, image, landmarks, boxes, alphas, applied)
+    img, landmarks, boxes, alphas = _yaw_stage(s, img, landmarks, boxes, alphas, applied)
     img, points, alphas = _geometric_stage(s, img, keypoints(landmarks, boxes), alphas, applied)
     img, points, alphas = _face_crop_stage(s, img, points, alphas, applied)
     out_landmarks, out_boxes, visible = labels_from_keypoints(landmarks, points, w, h)
@@ -100,6 +102,39 @@ def _flip(s: dict, image, landmarks, boxes, alphas, applied: list):
         alphas = [None if a is None else cv2.flip(np.asarray(a, np.float32), 1) for a in alphas]
     applied.append("fliplr")
     return img, landmarks, boxes, alphas
+
+
+def _yaw_stage(s: dict, img, landmarks, boxes, alphas, applied: list):
+    """Turn the largest face with landmarks in depth (:mod:`~maskgen.augment.turn`); every label moves with it."""
+    if not s["yaw"][0] or not s["yaw"][1]:
+        return img, landmarks, boxes, alphas
+    with_landmarks = [i for i, lm in enumerate(landmarks) if lm is not None]
+    if not with_landmarks:
+        return img, landmarks, boxes, alphas
+    i = max(with_landmarks, key=lambda j: (boxes[j][2] - boxes[j][0]) * (boxes[j][3] - boxes[j][1]))
+    warp = turn.turn_face(img.shape, landmarks[i], s["yaw"][1])
+    if warp is None:
+        return img, landmarks, boxes, alphas
+    img = warp.apply(img)
+    landmarks_before = landmarks[i]
+    landmarks = [warp.landmarks if j == i else None if lm is None else warp.move_points(lm)
+                 for j, lm in enumerate(landmarks)]
+    # the turned face's box goes with its features, as a detector's box follows them (its outline barely moves)
+    shift = (warp.landmarks[17:] - landmarks_before[17:]).mean(axis=0)
+    boxes = [b + np.tile(shift, 2) if j == i else _moved_box(warp, b) for j, b in enumerate(boxes)]
+    if alphas is not None:
+        alphas = [None if a is None else warp.apply(np.asarray(a, np.float32)) for a in alphas]
+    applied.append(f"yaw({warp.degrees:g})")
+    return img, landmarks, boxes, alphas
+
+
+def _moved_box(warp, box: np.ndarray) -> np.ndarray:
+    """A box through a non-affine warp: its sides go where the midpoints of its sides go."""
+    x0, y0, x1, y1 = box
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    mids = np.array([[x0, cy], [x1, cy], [cx, y0], [cx, y1]])
+    m = warp.move_points(mids - 0.5) + 0.5  # box sides are pixel edges, the warp's points pixel indices
+    return np.array([m[0, 0], m[2, 1], m[1, 0], m[3, 1]])
 
 
 def _geometric_stage(s: dict, img, points: list, alphas, applied: list):

@@ -4,6 +4,9 @@ Spec format (a preset name, or a dict as :func:`load_augment_config` returns)::
 
     {
       "flip": 0.5,              # probability of a horizontal flip (landmark indices swapped)
+      "yaw": [-30, 30],         # degrees the largest face turns left or right in depth: a smooth warp
+                                # of the face by a generic head's depth (maskgen.augment.turn);
+                                # v -> [-v, v]
       "rotate": [-15, 15],      # degrees; a number v means [-v, v]
       "scale": [0.9, 1.1],      # isotropic zoom factor
       "translate": 0.05,        # fraction of width / height, x and y drawn apart; v -> [-v, v]
@@ -34,7 +37,7 @@ Spec format (a preset name, or a dict as :func:`load_augment_config` returns)::
       "base": "light"           # optional: start from a preset, the keys given override it
     }
 
-Ops left out do not run. The geometric ops rotate, scale, translate and shear form one
+Ops left out do not run. The yaw turns the largest face first; then the geometric ops rotate, scale, translate and shear form one
 affine warp, then crop and face_crop cut; the occlusions (hand, hair) are drawn on the moved face
 and taken out of the mask alphas they cover; the photometric ops run in the order listed. Everything
 applies to masked and unmasked images alike, so none of it tells the classes apart.
@@ -50,7 +53,7 @@ from pathlib import Path
 
 PRESETS = ("none", "light", "heavy", "realistic")
 
-GEOMETRIC_OPS = ("rotate", "scale", "translate", "shear", "crop", "face_crop")
+GEOMETRIC_OPS = ("yaw", "rotate", "scale", "translate", "shear", "crop", "face_crop")
 OCCLUSION_OPS = ("hand", "hair")
 PHOTOMETRIC_OPS = ("mono", "beauty", "brightness", "contrast", "hue", "saturation", "blur", "motion_blur", "cast",
                    "lowres", "noise", "jpeg")
@@ -59,6 +62,7 @@ OPS = GEOMETRIC_OPS + OCCLUSION_OPS + PHOTOMETRIC_OPS
 # op -> (kind, lower bound, upper bound); kind: "sym" (v -> [-v, v]), "pos" (v -> [0, v]),
 # "range" (a pair only), "int" (pair of ints, v -> [low, v])
 _RANGES = {
+    "yaw": ("sym", -45.0, 45.0),
     "rotate": ("sym", -180.0, 180.0),
     "scale": ("range", 0.05, 10.0),
     "translate": ("sym", -1.0, 1.0),
