@@ -57,7 +57,7 @@ KNEE = 0.8  # far-side skin beyond this share of the outline's reach is squeezed
 AXIS_DEPTH = -1.05  # the vertical axis a head turns about, in eye distances behind the eye corners
 RING = 1.45  # the head's outline, fixed by the warp: this many times the face's radius from its centre
 FALLOFF = 1.35  # the warp fades to nothing between the ring and this many times its radius
-GRID = 4  # the spline is evaluated every GRID pixels and interpolated between
+GRID = 1 / 20  # the spline is evaluated every GRID x the face radius (at least 4 px) and interpolated between
 
 
 @dataclass
@@ -180,11 +180,12 @@ def turn_face(image_shape: tuple, landmarks: np.ndarray, degrees: float) -> Turn
               min(w, int(math.ceil(centre[0] + reach)) + 1), min(h, int(math.ceil(centre[1] + reach)) + 1))
     if window[2] - window[0] < 2 or window[3] - window[1] < 2:
         return None
+    grid = max(4, int(round(GRID * radius)))
     for _ in range(4):
         moved = turned_landmarks(landmarks, degrees)
         src, dst = np.vstack([landmarks, ring]), np.vstack([moved, ring])
         forward = _fit(src, dst, centre, radius)
-        if not _folds(forward, window):
+        if not _folds(forward, window, 2 * grid):
             break
         degrees /= 2
     else:
@@ -192,13 +193,13 @@ def turn_face(image_shape: tuple, landmarks: np.ndarray, degrees: float) -> Turn
     # the image needs, for each output pixel, where it came from: the spline from output to source
     inverse = _fit(dst, src, centre, radius)
     x0, y0, x1, y1 = window
-    gx = np.arange(x0, x1 + GRID, GRID, dtype=np.float64)
-    gy = np.arange(y0, y1 + GRID, GRID, dtype=np.float64)
+    gx = np.arange(x0, x1 + grid, grid, dtype=np.float64)
+    gy = np.arange(y0, y1 + grid, grid, dtype=np.float64)
     mx, my = np.meshgrid(gx, gy)
     pts = np.stack([mx.ravel(), my.ravel()], axis=1)
     back = (pts + _faded(inverse, pts)).reshape(len(gy), len(gx), 2).astype(np.float32)
-    # node k of the coarse grid sits at x0 + k * GRID: pixel i of the window is node i / GRID
-    ix, iy = np.meshgrid(np.arange(x1 - x0, dtype=np.float32) / GRID, np.arange(y1 - y0, dtype=np.float32) / GRID)
+    # node k of the coarse grid sits at x0 + k * grid: pixel i of the window is node i / grid
+    ix, iy = np.meshgrid(np.arange(x1 - x0, dtype=np.float32) / grid, np.arange(y1 - y0, dtype=np.float32) / grid)
     map_x = cv2.remap(back[..., 0], ix, iy, cv2.INTER_LINEAR)
     map_y = cv2.remap(back[..., 1], ix, iy, cv2.INTER_LINEAR)
     return TurnWarp(float(degrees), moved, window, map_x, map_y, forward)
