@@ -173,7 +173,7 @@ def turn_face(image_shape: tuple, landmarks: np.ndarray, degrees: float) -> Turn
     h, w = image_shape[:2]
     landmarks = np.asarray(landmarks, np.float64)
     ring, centre, radius = _ring(landmarks)
-    if radius < 4:
+    if radius < 4 or _frame(landmarks)[3] < 2:  # too small, or no eye line to turn about
         return None
     reach = RING * FALLOFF * radius
     window = (max(0, int(centre[0] - reach)), max(0, int(centre[1] - reach)),
