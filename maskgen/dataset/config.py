@@ -116,7 +116,7 @@ OPTIONS = (
     Option("split", (0.8, 0.1, 0.1), "Split fractions, assigned by identity (first-level subfolder of SRC, else "
                                      "the image).", metavar="TRAIN,VAL,TEST"),
     Option("augment", "light", "Augmentation preset or a config file (.toml or .json).",
-           what="augmentation", metavar="none|light|heavy|FILE"),
+           what="augmentation", metavar="none|light|heavy|realistic|FILE"),
     Option("min_visible", 0.5, "Drop a face with less than this fraction of its box left in the frame after "
                                "augmentation.", kind=float, low=0, high=1, flag=None),
     Option("image_format", "jpg", "Output image format.", choices=OUTPUT_FORMATS, what="output format",
