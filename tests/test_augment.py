@@ -233,6 +233,13 @@ def test_yaw_turns_a_real_face_and_its_labels(degrees, astro_face):
     assert np.array_equal(out[:, 400:], image[:, 400:]) and np.array_equal(out[300:], image[300:])
 
 
+def test_realistic_preset_turns_half_the_faces(astro_face):
+    image, lm, box, _ = astro_face
+    turned = [any(a.startswith("yaw(") for a in A.augment(image, [lm], [box], None, "realistic",
+                                                         np.random.default_rng(seed)).applied) for seed in range(40)]
+    assert 12 <= sum(turned) <= 28
+
+
 def test_yaw_halves_an_angle_that_would_fold_the_face(astro_face):
     image, lm, box, _ = astro_face
     res = A.augment(image, [lm], [box], None, forced(yaw=[45, 45]), np.random.default_rng(0))
@@ -372,6 +379,7 @@ def test_presets_run_every_op_they_list(preset, dots):
     expected = {"fliplr"} | {op for op in A.PHOTOMETRIC_OPS + A.OCCLUSION_OPS if op in spec}
     expected |= {"affine"} | {op for op in ("crop", "face_crop", "yaw") if op in spec}
     expected -= {"hue", "saturation", "cast"}  # the dots image is grey
+    expected -= {"yaw"}  # the dot grid is no face: turning it folds it, so it is left (the yaw tests turn a face)
     assert expected <= seen
     light, heavy = A.preset_spec("light"), A.preset_spec("heavy")
     assert light["rotate"] == [-10, 10] and heavy["rotate"] == [-25, 25] and heavy["scale"] == [0.75, 1.25]
