@@ -124,6 +124,12 @@ def _ring(landmarks: np.ndarray, n: int = 24) -> tuple[np.ndarray, np.ndarray, f
     return ring, centre, radius
 
 
+def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) squared distances between two point sets."""
+    r2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
+    return np.maximum(r2, 0.0, out=r2)
+
+
 def _kernel(r2: np.ndarray) -> np.ndarray:
     """Thin-plate spline kernel U = r^2 log r^2 / 2 (U(0) = 0)."""
     return 0.5 * r2 * np.log(np.maximum(r2, 1e-12))
@@ -132,7 +138,7 @@ def _kernel(r2: np.ndarray) -> np.ndarray:
 def _fit(src: np.ndarray, dst: np.ndarray, centre: np.ndarray, radius: float) -> tuple:
     """A spline of the displacement that takes ``src`` to ``dst``, fading out beyond the ring."""
     n = len(src)
-    k = _kernel(((src[:, None, :] - src[None, :, :]) ** 2).sum(-1))
+    k = _kernel(_squared_distances(src, src))
     p = np.hstack([np.ones((n, 1)), src])
     a = np.zeros((n + 3, n + 3))
     a[:n, :n], a[:n, n:], a[n:, :n] = k, p, p.T
@@ -146,7 +152,7 @@ def _faded(spline: tuple, points: np.ndarray) -> np.ndarray:
     """The spline's displacement at ``points``, 1x inside the ring, fading to 0 at FALLOFF x the ring."""
     src, coef, centre, radius = spline
     n = len(src)
-    u = _kernel(((points[:, None, :] - src[None, :, :]) ** 2).sum(-1))
+    u = _kernel(_squared_distances(points, src))
     disp = u @ coef[:n] + coef[n] + points @ coef[n + 1:]
     r = np.hypot(*(points - centre).T) / (RING * radius)
     t = np.clip((r - 1.0) / (FALLOFF - 1.0), 0.0, 1.0)
