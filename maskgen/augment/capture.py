@@ -65,10 +65,20 @@ def low_resolution(image: np.ndarray, face_width: float, target: float, upscale_
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC if upscale_cubic else cv2.INTER_LINEAR)
 
 
+BEAUTY_MAX_DIAMETER = 7  # pixels; wider filters (faces over 100 px) run on a scaled-down copy
+
+
 def beauty(image: np.ndarray, strength: float, face_width: float) -> np.ndarray:
     """A phone's beauty filter: edge-preserving smoothing of skin, slightly brightened."""
     d = int(np.clip(face_width * 0.08, 3, 19)) | 1
-    smooth = cv2.bilateralFilter(image, d, 30 + 50 * strength, d * 1.5)
+    if d <= BEAUTY_MAX_DIAMETER:
+        smooth = cv2.bilateralFilter(image, d, 30 + 50 * strength, d * 1.5)
+    else:  # a wide filter costs d^2 a pixel: the same smoothing on a copy scaled down to a 7-pixel filter
+        h, w = image.shape[:2]
+        f = BEAUTY_MAX_DIAMETER / d
+        small = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+        small = cv2.bilateralFilter(small, BEAUTY_MAX_DIAMETER, 30 + 50 * strength, BEAUTY_MAX_DIAMETER * 1.5)
+        smooth = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     out = image.astype(np.float32) * (1 - strength) + smooth.astype(np.float32) * strength
     lift = 1 + 0.08 * strength
     out = 255.0 * (out / 255.0) ** (1 / lift)
