@@ -183,12 +183,19 @@ def draw_hair(image: np.ndarray, frame: FaceFrame, rng: np.random.Generator, cou
             curve = ((1 - t) ** 2 * (start + [offset[0], 0]) + 2 * t * (1 - t) * (bend + [offset[1], 0]) +
                      t ** 2 * (end + [offset[2], rng.uniform(-0.3, 0.1)]))
             pts = np.round(frame.to_image(curve) * 16).astype(np.int32)
-            layer = np.zeros((h, w), np.uint8)
             width = max(1, int(round(rng.uniform(0.006, 0.02) * frame.scale)))
-            cv2.polylines(layer, [pts], False, 255, width, cv2.LINE_AA, shift=4)
-            a = layer.astype(np.float32) / 255.0 * rng.uniform(0.5, 0.95)
+            alpha = rng.uniform(0.5, 0.95)
             tone = np.clip(found * rng.uniform(0.65, 1.4), 0, 255)
-            prem = prem * (1 - a[..., None]) + tone * a[..., None]
-            cover = cover * (1 - a) + a
+            # drawn in the strand's own box (a whole-image layer per strand cost most of the time)
+            pad = width + 2
+            x0, y0 = (max(0, int(v) - pad) for v in pts.min(axis=0) // 16)
+            x1, y1 = min(w, int(pts[:, 0].max() // 16) + pad + 1), min(h, int(pts[:, 1].max() // 16) + pad + 1)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            layer = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            cv2.polylines(layer, [pts - [x0 * 16, y0 * 16]], False, 255, width, cv2.LINE_AA, shift=4)
+            a = layer.astype(np.float32) / 255.0 * alpha
+            prem[y0:y1, x0:x1] = prem[y0:y1, x0:x1] * (1 - a[..., None]) + tone * a[..., None]
+            cover[y0:y1, x0:x1] = cover[y0:y1, x0:x1] * (1 - a) + a
     out = image.astype(np.float32) * (1 - cover[..., None]) + prem
     return np.clip(np.round(out), 0, 255).astype(np.uint8), cover
