@@ -115,7 +115,7 @@ OPTIONS = (
            kind=float, low=0, high=100, what="negatives ratio", metavar="RATIO"),
     Option("split", (0.8, 0.1, 0.1), "Split fractions, assigned by identity (first-level subfolder of SRC, else "
                                      "the image).", metavar="TRAIN,VAL,TEST"),
-    Option("augment", "light", "Augmentation preset or a config file (.toml or .json).",
+    Option("augment", "realistic", "Augmentation preset or a config file (.toml or .json).",
            what="augmentation", metavar="none|light|heavy|realistic|FILE"),
     Option("min_visible", 0.5, "Drop a face with less than this fraction of its box left in the frame after "
                                "augmentation.", kind=float, low=0, high=1, flag=None),
