@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from maskgen.augment.occluders import FaceFrame
+
 # depth toward the camera per landmark, in eye-centre distances, from the plane of the eye corners
 _JAW = (-0.95, -0.88, -0.78, -0.64, -0.47, -0.3, -0.15, -0.03, 0.02)  # 0..8 (ear level to chin); 9..16 mirror
 _BROW = (-0.45, -0.2, -0.04, 0.04, 0.08)  # 17..21 (outer to inner); 22..26 mirror
@@ -84,22 +86,12 @@ class TurnWarp:
         return points + _faded(self._forward, points)
 
 
-def _frame(landmarks: np.ndarray):
-    """Origin (mid-eyes), unit x axis along the eyes, unit y axis, and the eye distance."""
-    right, left = landmarks[36:42].mean(axis=0), landmarks[42:48].mean(axis=0)
-    axis = left - right
-    d = float(np.hypot(*axis))
-    ux = axis / d
-    uy = np.array([-ux[1], ux[0]])
-    return (right + left) / 2, ux, uy, d
-
-
 def turned_landmarks(landmarks: np.ndarray, degrees: float) -> np.ndarray:
     """Where the 68 landmarks go when the head turns by ``degrees`` (positive: the nose moves toward
     image right), in the face's own frame so a tilted face turns about its own vertical."""
-    origin, ux, uy, d = _frame(landmarks)
-    rel = landmarks - origin
-    x, y = rel @ ux / d, rel @ uy / d
+    frame = FaceFrame(landmarks, None)
+    rel = landmarks - frame.origin
+    x, y = rel @ frame.u / frame.scale ** 2, rel @ frame.v / frame.scale ** 2  # in eye distances
     t = math.radians(degrees)
     rigid = x * math.cos(t) + (DEPTH - AXIS_DEPTH) * math.sin(t)  # rotated about (x 0, depth AXIS_DEPTH)
     # the upper jaw points mark the face's outline, not points of its skin: an outline stays the outline,
@@ -112,7 +104,7 @@ def turned_landmarks(landmarks: np.ndarray, degrees: float) -> np.ndarray:
     knee, room = KNEE * edge, (0.98 - KNEE) * edge
     past = np.maximum(far * x_new - knee, 0.0) * (OUTLINE < 1)
     x_new = x_new - far * (past - room * past / (room + past))
-    return origin + np.outer(x_new * d, ux) + np.outer(y * d, uy)
+    return frame.to_image(np.stack([x_new, y], axis=1))
 
 
 def _ring(landmarks: np.ndarray, n: int = 24) -> tuple[np.ndarray, np.ndarray, float]:
@@ -179,7 +171,7 @@ def turn_face(image_shape: tuple, landmarks: np.ndarray, degrees: float) -> Turn
     h, w = image_shape[:2]
     landmarks = np.asarray(landmarks, np.float64)
     ring, centre, radius = _ring(landmarks)
-    if radius < 4 or _frame(landmarks)[3] < 2:  # too small, or no eye line to turn about
+    if radius < 4 or FaceFrame(landmarks, None).scale < 2:  # too small, or no eye line to turn about
         return None
     reach = RING * FALLOFF * radius
     window = (max(0, int(centre[0] - reach)), max(0, int(centre[1] - reach)),
