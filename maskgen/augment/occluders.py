@@ -120,13 +120,18 @@ def draw_hand(image: np.ndarray, frame: FaceFrame, rng: np.random.Generator, siz
     return _paint_parts(image, parts, skin, frame.scale, rng)
 
 
+def _region(points: np.ndarray, pad: float, w: int, h: int) -> tuple[int, int, int, int]:
+    """x0, y0, x1, y1 of the pixels within ``pad`` of the points' box, clipped to a w x h image."""
+    x0, y0 = np.maximum(np.floor(points.min(0) - pad).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(points.max(0) + pad).astype(int), [w, h])
+    return int(x0), int(y0), int(x1), int(y1)
+
+
 def _paint_parts(image, parts, colour, scale, rng):
     """Union of shaded capsules over the image, with a soft shadow under them."""
     h, w = image.shape[:2]
     pts = np.vstack([np.vstack([a, b]) for a, b, _ in parts])
-    pad = max(r for _, _, r in parts) + 3
-    x0, y0 = np.maximum(np.floor(pts.min(0) - pad).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(pts.max(0) + pad).astype(int), [w, h])
+    x0, y0, x1, y1 = _region(pts, max(r for _, _, r in parts) + 3, w, h)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return image, np.zeros((h, w), np.float32)
     py, px = np.mgrid[y0:y1, x0:x1].astype(np.float32)
@@ -187,9 +192,7 @@ def draw_hair(image: np.ndarray, frame: FaceFrame, rng: np.random.Generator, cou
             alpha = rng.uniform(0.5, 0.95)
             tone = np.clip(found * rng.uniform(0.65, 1.4), 0, 255)
             # drawn in the strand's own box (a whole-image layer per strand cost most of the time)
-            pad = width + 2
-            x0, y0 = (max(0, int(v) - pad) for v in pts.min(axis=0) // 16)
-            x1, y1 = min(w, int(pts[:, 0].max() // 16) + pad + 1), min(h, int(pts[:, 1].max() // 16) + pad + 1)
+            x0, y0, x1, y1 = _region(pts / 16, width + 2, w, h)
             if x1 <= x0 or y1 <= y0:
                 continue
             layer = np.zeros((y1 - y0, x1 - x0), np.uint8)
