@@ -10,11 +10,16 @@ import cv2
 import numpy as np
 
 
+def box_area(box) -> float:
+    """Area of a box (x0, y0, x1, y1): what "the largest face" is measured by."""
+    return float((box[2] - box[0]) * (box[3] - box[1]))
+
+
 def largest_box(boxes: list) -> np.ndarray | None:
     """The box of the largest face (edge coordinates), or None without faces."""
     if not boxes:
         return None
-    return max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+    return max(boxes, key=box_area)
 
 
 def face_crop_window(box: np.ndarray, shape, side: float, shift: tuple[float, float]):

@@ -111,7 +111,7 @@ def _yaw_stage(s: dict, img, landmarks, boxes, alphas, applied: list):
     with_landmarks = [i for i, lm in enumerate(landmarks) if lm is not None]
     if not with_landmarks:
         return img, landmarks, boxes, alphas
-    i = max(with_landmarks, key=lambda j: (boxes[j][2] - boxes[j][0]) * (boxes[j][3] - boxes[j][1]))
+    i = max(with_landmarks, key=lambda j: capture.box_area(boxes[j]))
     warp = turn.turn_face(img.shape, landmarks[i], s["yaw"][1])
     if warp is None:
         return img, landmarks, boxes, alphas
