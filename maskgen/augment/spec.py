@@ -37,8 +37,8 @@ Spec format (a preset name, or a dict as :func:`load_augment_config` returns)::
       "base": "light"           # optional: start from a preset, the keys given override it
     }
 
-Ops left out do not run. The yaw turns the largest face first; then the geometric ops rotate, scale, translate and shear form one
-affine warp, then crop and face_crop cut; the occlusions (hand, hair) are drawn on the moved face
+Ops left out do not run. The yaw turns the largest face first; then the geometric ops rotate, scale,
+translate and shear form one affine warp, then crop and face_crop cut; the occlusions (hand, hair) are drawn on the moved face
 and taken out of the mask alphas they cover; the photometric ops run in the order listed. Everything
 applies to masked and unmasked images alike, so none of it tells the classes apart.
 """
