@@ -20,16 +20,10 @@ from pathlib import Path
 import numpy as np
 
 import maskgen
+from maskgen.boxes import box_iou
 from maskgen.detect import faces as face_backend
 from maskgen.images import encode_image
 from maskgen.verify.rotated_copies import COPIES, make_copy
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def _timed_faces(image, **kw):
@@ -66,10 +60,10 @@ def recall(files: list[Path], detector: str, settings: dict, copies: tuple[str, 
             t_new += dt
             counts[:2] += len(ref), len(new)
             for f in ref:
-                best = max(new, key=lambda g: _iou(f.box, g.box), default=None)
-                if best is not None and _iou(f.box, best.box) >= 0.5:
+                best = max(new, key=lambda g: box_iou(f.box, g.box), default=None)
+                if best is not None and box_iou(f.box, best.box) >= 0.5:
                     counts[2] += 1
-                    ious.append(_iou(f.box, best.box))
+                    ious.append(box_iou(f.box, best.box))
                 same = [e for e in (_same_face(f, g) for g in new) if e is not None]
                 if same:
                     counts[3] += 1

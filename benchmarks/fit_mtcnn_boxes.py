@@ -26,18 +26,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from maskgen.boxes import box_iou  # noqa: E402
 from maskgen.detect import faces, framing, mtcnn  # noqa: E402
 from maskgen.images import ImageReadError, read_image  # noqa: E402
 
 EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def pairs(paths: list[Path]) -> list[dict]:
@@ -55,8 +48,8 @@ def pairs(paths: list[Path]) -> list[dict]:
         for hbox, _ in hog:
             if not found:
                 break
-            best = max(found, key=lambda f: iou(hbox, f[0]))
-            if iou(hbox, best[0]) >= 0.4:
+            best = max(found, key=lambda f: box_iou(hbox, f[0]))
+            if box_iou(hbox, best[0]) >= 0.4:
                 out.append({"file": path.name, "image": view.image, "hog": hbox, "mtcnn": best[0]})
     return out
 

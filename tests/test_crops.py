@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from maskgen import DatasetConfig, build_dataset, find_faces, read_image, read_manifest
+from maskgen.boxes import box_iou
 from maskgen.crops import box_in_crop, crop_square, cut_square, face_square, inside_frame, points_in_crop
 
 MARGIN = 4  # px between the face (box or landmarks, whichever reaches further) and the border
@@ -104,13 +105,6 @@ def _fit(src_points: np.ndarray, crop_points: np.ndarray, size: int) -> tuple[fl
     return float(scale), np.array([tx, ty])
 
 
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 @pytest.fixture(scope="module")
 def border_dataset(small_astronaut, tmp_path_factory):
     """The astronaut's face 4 px from each border, built with --crop face (no augmentation: the
@@ -176,6 +170,6 @@ def test_dlib_on_the_written_crops_finds_the_manifest_landmarks(border_dataset):
         f = min(found, key=lambda f: np.linalg.norm(f.landmarks - lm, axis=1).mean())
         err = np.linalg.norm(f.landmarks - lm, axis=1)
         assert err.mean() < 3.0, (r["file_name"], err.mean())  # 0.7-1.1 px measured; the bug gave up to 30
-        assert _iou(f.box, box) > 0.6, (r["file_name"], f.box, box)
+        assert box_iou(f.box, box) > 0.6, (r["file_name"], f.box, box)
         checked += 1
     assert checked == 8

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import make_broken_src, make_src_tree, save, shared_data_dir, tree_digest
 from maskgen import DatasetConfig, build_dataset, read_image, read_manifest
+from maskgen.boxes import box_iou
 from maskgen.dataset.layout import DatasetError
 from maskgen.dataset.sources import identity_of, iter_sources, parse_split, source_seed, split_of
 from maskgen.dataset.manifest import COLUMNS, LABELS, read_settings, read_skipped
@@ -177,7 +178,7 @@ def test_full_mode_landmarks_follow_augmentation(full):
     for r in rows:
         image = read_image(out / r["file_name"])
         box = np.array(r["box"][0])
-        found = [f for f in find_faces(image) if _iou(f.box, box) > 0.5]
+        found = [f for f in find_faces(image) if box_iou(f.box, box) > 0.5]
         if len(found) != 1:
             continue  # the detector missed this face (or found another thing)
         lm = np.array(r["landmarks"][0])
@@ -186,13 +187,6 @@ def test_full_mode_landmarks_follow_augmentation(full):
         assert err < 0.08 * size, (r["file_name"], r["augment"], err)
         checked += 1
     assert checked >= 2
-
-
-def _iou(a, b) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def test_coco_files_load_and_boxes_lie_inside(full):

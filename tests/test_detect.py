@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import maskgen
+from maskgen.boxes import box_area, box_iou, intersection
 from maskgen.detect import faces as detect
 from maskgen.detect import framing, mtcnn
 
@@ -22,12 +23,6 @@ EXTS = (".jpg", ".jpeg", ".png", ".webp")
 
 def _iod(landmarks: np.ndarray) -> float:
     return float(np.linalg.norm(landmarks[42:48].mean(0) - landmarks[36:42].mean(0)))
-
-
-def _iou(a, b) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    return iw * ih / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - iw * ih)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +56,7 @@ def test_mtcnn_finds_the_astronaut_and_its_landmarks_match_hogs(astronaut, hog_f
     assert len(found) == 1 and found[0].detector == "mtcnn" and found[0].rejected is None
     assert found[0].score > 0.99
     # the mapped box is HOG-like: it overlaps HOG's box closely
-    assert _iou(found[0].box, hog_face.box) > 0.8
+    assert box_iou(found[0].box, hog_face.box) > 0.8
     err = np.linalg.norm(found[0].landmarks - hog_face.landmarks, axis=1)
     assert err.mean() < 0.03 * _iod(hog_face.landmarks) and err.max() < 0.10 * _iod(hog_face.landmarks)
 
@@ -72,15 +67,15 @@ def test_raw_mtcnn_box_is_mapped_to_a_hog_like_box(astronaut, hog_face):
     assert score > 0.99 and points.shape == (5, 2)
     mapped = framing.hog_like_box(box)
     assert np.isclose(mapped[2] - mapped[0], mapped[3] - mapped[1])  # square, as dlib's boxes are
-    assert _iou(mapped, hog_face.box) > _iou(box, hog_face.box)
+    assert box_iou(mapped, hog_face.box) > box_iou(box, hog_face.box)
     assert np.abs(mapped - hog_face.box).max() < 8
 
 
 @needs_mtcnn
 def test_mtcnn_finds_the_masked_astronaut_where_hog_does_not(masked_astronaut, hog_face):
-    assert not any(_iou(f.box, hog_face.box) > 0.3 for f in maskgen.find_faces(masked_astronaut))
+    assert not any(box_iou(f.box, hog_face.box) > 0.3 for f in maskgen.find_faces(masked_astronaut))
     found = maskgen.find_faces(masked_astronaut, detector="mtcnn")
-    assert len(found) == 1 and _iou(found[0].box, hog_face.box) > 0.6
+    assert len(found) == 1 and box_iou(found[0].box, hog_face.box) > 0.6
     assert np.abs(found[0].landmarks[36:48] - hog_face.landmarks[36:48]).mean() < 6  # the eyes
 
 
@@ -180,9 +175,7 @@ def test_mtcnn_finds_every_face_of_a_group_photo_of_real_masked_people(shared_da
 
 def _overlap_share(face_box, tile_box) -> float:
     """How much of the face box lies on the tile."""
-    iw = max(0.0, min(face_box[2], tile_box[2]) - max(face_box[0], tile_box[0]))
-    ih = max(0.0, min(face_box[3], tile_box[3]) - max(face_box[1], tile_box[1]))
-    return iw * ih / ((face_box[2] - face_box[0]) * (face_box[3] - face_box[1]))
+    return intersection(face_box, tile_box) / box_area(face_box)
 
 
 def test_a_missing_extra_is_named(monkeypatch, astronaut, masked_astronaut):

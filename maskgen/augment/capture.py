@@ -9,10 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-
-def box_area(box) -> float:
-    """Area of a box (x0, y0, x1, y1): what "the largest face" is measured by."""
-    return float((box[2] - box[0]) * (box[3] - box[1]))
+from maskgen.boxes import box_area
 
 
 def largest_box(boxes: list) -> np.ndarray | None:

@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from maskgen.boxes import box_area, intersection
+
 
 def box_points(box: np.ndarray) -> np.ndarray:
     """Centre and two semi-axis ends of the ellipse inscribed in a box (edge coordinates)."""
@@ -51,12 +53,8 @@ def check_inputs(image, landmarks, boxes, alphas):
 
 def visible_fraction(box: np.ndarray, w: int, h: int) -> float:
     """Share of ``box`` inside a ``w`` x ``h`` frame."""
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    if area <= 0:
-        return 0.0
-    iw = max(0.0, min(box[2], w) - max(box[0], 0.0))
-    ih = max(0.0, min(box[3], h) - max(box[1], 0.0))
-    return float(iw * ih / area)
+    area = box_area(box)
+    return intersection(box, (0.0, 0.0, w, h)) / area if area > 0 else 0.0
 
 
 def keypoints(landmarks: list, boxes: list) -> list[np.ndarray]:

@@ -17,6 +17,7 @@ import cv2
 import dlib
 import numpy as np
 
+from maskgen.boxes import overlap_of_smaller
 from maskgen.detect import framing, mtcnn
 from maskgen.detect import model_files as models
 from maskgen.detect.landmarks import implausibility, landmark_roll
@@ -150,21 +151,13 @@ def _keep(found: list, min_score: float | None) -> list:
     return found
 
 
-def _overlap(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection of two boxes over the smaller one's area."""
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return iw * ih / small if small > 0 else 1.0
-
-
 def _distinct(found: list) -> list:
     """MTCNN detections (box, score, ...) best first, without those lying mostly inside a better one
     (``MAX_OVERLAP``) and the weak ones far smaller than the best or barely over the threshold
     (``SURE_SCORE``, ``SECONDARY_MIN_SIDE``, ``SECONDARY_MIN_SCORE``)."""
     kept: list = []
     for f in sorted(found, key=lambda f: -f[1]):
-        if all(_overlap(f[0], k[0]) <= MAX_OVERLAP for k in kept):
+        if all(overlap_of_smaller(f[0], k[0]) <= MAX_OVERLAP for k in kept):
             kept.append(f)
     if kept:
         side = lambda b: np.sqrt(max(0.0, (b[2] - b[0]) * (b[3] - b[1])))  # noqa: E731
