@@ -9,6 +9,7 @@ import pytest
 from skimage import data
 
 from maskgen import augment as A
+from maskgen.boxes import box_iou
 from maskgen.detect.landmarks import LEFT_EYE, RIGHT_EYE, flip_landmarks
 
 
@@ -226,11 +227,52 @@ def test_yaw_turns_a_real_face_and_its_labels(degrees, astro_face):
     before, after = sample(image, lm[inner]), sample(out, moved[inner])
     assert np.abs(after - before).mean() < 6 and np.abs(after - sample(image, moved[inner])).mean() > 12
     # the box still frames the face dlib finds; pixels far from the face are untouched
-    b, f = res.boxes[0], found.box
-    iw, ih = min(b[2], f[2]) - max(b[0], f[0]), min(b[3], f[3]) - max(b[1], f[1])
-    union = (b[2] - b[0]) * (b[3] - b[1]) + (f[2] - f[0]) * (f[3] - f[1]) - iw * ih
-    assert iw * ih / union > 0.6
+    assert box_iou(res.boxes[0], found.box) > 0.6
     assert np.array_equal(out[:, 400:], image[:, 400:]) and np.array_equal(out[300:], image[300:])
+
+
+@pytest.mark.parametrize("pitch", [20, -15])
+def test_pitch_nods_a_real_face_and_its_labels(pitch, astro_face):
+    from maskgen.detect.faces import find_faces
+    from maskgen.detect.landmarks import face_size
+
+    image, lm, box, _ = astro_face
+    alpha = (image[..., 1] / 255.0).astype(np.float32)
+    res = A.augment(image, [lm], [box], [alpha], forced(pitch=[pitch, pitch]), np.random.default_rng(0))
+    assert res.applied == [f"pitch({pitch})"]
+    out, moved = res.image, res.landmarks[0]
+    assert np.abs(res.alphas[0] * 255 - out[..., 1]).max() < 1.01
+    # measured independently: dlib finds the nodded face, its landmarks where augment says they are
+    found = min(find_faces(out), key=lambda f: np.hypot(*(f.landmarks[30] - moved[30])))
+    size = face_size(lm)
+    err_reported = np.hypot(*(found.landmarks - moved).T)[17:].mean() / size
+    err_unmoved = np.hypot(*(found.landmarks - lm).T)[17:].mean() / size
+    assert err_reported < 0.04 and err_reported < 0.6 * err_unmoved
+
+    # in the face's own frame: looking down, the nose tip drops toward the mouth and the lower face is
+    # foreshortened; looking up, the reverse. No sideways motion.
+    def heights(points):
+        eyes = points[36:48, 1].mean()
+        return points[30, 1] - eyes, points[57, 1] - points[30, 1], points[8, 1] - eyes
+
+    (nose0, gap0, chin0), (nose1, gap1, chin1) = heights(lm), heights(moved)
+    assert chin1 < chin0  # foreshortened either way
+    if pitch > 0:
+        assert nose1 / chin1 > nose0 / chin0 + 0.03 and gap1 / gap0 < 0.9
+    else:
+        assert nose1 / chin1 < nose0 / chin0 - 0.03 and gap1 / gap0 > 1.0
+    eye_line = lm[42:48].mean(0) - lm[36:42].mean(0)
+    sideways = (moved - lm) @ (eye_line / np.hypot(*eye_line))  # along the eye line: a nod moves nothing that way
+    assert np.abs(sideways).max() < 0.005 * size
+    assert np.array_equal(out[:, 400:], image[:, 400:]) and np.array_equal(out[300:], image[300:])
+
+
+def test_yaw_and_pitch_run_as_one_warp(astro_face):
+    image, lm, box, _ = astro_face
+    res = A.augment(image, [lm], [box], None, forced(yaw=[15, 15], pitch=[10, 10]), np.random.default_rng(0))
+    assert res.applied == ["yaw(15)", "pitch(10)"]
+    from maskgen.augment.turn import turned_landmarks
+    assert np.abs(res.landmarks[0] - turned_landmarks(lm, 15, 10)).max() < 1e-6
 
 
 def test_realistic_preset_turns_half_the_faces(astro_face):
@@ -377,9 +419,9 @@ def test_presets_run_every_op_they_list(preset, dots):
         assert res.image.shape == small.shape and 0 <= res.visible[0] <= 1
     spec = A.preset_spec(preset)
     expected = {"fliplr"} | {op for op in A.PHOTOMETRIC_OPS + A.OCCLUSION_OPS if op in spec}
-    expected |= {"affine"} | {op for op in ("crop", "face_crop", "yaw") if op in spec}
+    expected |= {"affine"} | {op for op in ("crop", "face_crop", "yaw", "pitch") if op in spec}
     expected -= {"hue", "saturation", "cast"}  # the dots image is grey
-    expected -= {"yaw"}  # the dot grid is no face: turning it folds it, so it is left (the yaw tests turn a face)
+    expected -= {"yaw", "pitch"}  # the dot grid is no face: turning it folds it, so it is left (the turn tests turn a face)
     assert expected <= seen
     light, heavy = A.preset_spec("light"), A.preset_spec("heavy")
     assert light["rotate"] == [-10, 10] and heavy["rotate"] == [-25, 25] and heavy["scale"] == [0.75, 1.25]

@@ -49,4 +49,5 @@ def sample_parameters(spec: dict, rng: np.random.Generator) -> dict:
     # drawn only by specs that have it, so that it left every earlier spec's draws (and the caller's rng) as they were
     s["mono"] = (runs("mono"), uniform("mono", 2)) if "mono" in spec else (False, 0.0)
     s["yaw"] = (runs("yaw"), uniform("yaw", 1)) if "yaw" in spec else (False, 0.0)
+    s["pitch"] = (runs("pitch"), uniform("pitch", 1)) if "pitch" in spec else (False, 0.0)
     return s

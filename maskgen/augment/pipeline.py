@@ -21,6 +21,7 @@ import maskgen.augment.turn as turn
 from maskgen.augment.labels import box_from_points, check_inputs, keypoints, labels_from_keypoints, visible_fraction
 from maskgen.augment.parameters import sample_parameters
 from maskgen.augment.spec import PRESET_SPECS, resolve_spec
+from maskgen.boxes import box_area
 from maskgen.detect.landmarks import flip_landmarks
 from maskgen.mask.colors import is_grey
 
@@ -70,7 +71,7 @@ def augment(image: np.ndarray, landmarks, boxes, alphas=None, preset="light",
     s = sample_parameters(spec, rng)
     applied: list[str] = []
     img, landmarks, boxes, alphas = _flip(s, image, landmarks, boxes, alphas, applied)
-    img, landmarks, boxes, alphas = _yaw_stage(s, img, landmarks, boxes, alphas, applied)
+    img, landmarks, boxes, alphas = _turn_stage(s, img, landmarks, boxes, alphas, applied)
     img, points, alphas = _geometric_stage(s, img, keypoints(landmarks, boxes), alphas, applied)
     img, points, alphas = _face_crop_stage(s, img, points, alphas, applied)
     out_landmarks, out_boxes, visible = labels_from_keypoints(landmarks, points, w, h)
@@ -104,15 +105,18 @@ def _flip(s: dict, image, landmarks, boxes, alphas, applied: list):
     return img, landmarks, boxes, alphas
 
 
-def _yaw_stage(s: dict, img, landmarks, boxes, alphas, applied: list):
-    """Turn the largest face with landmarks in depth (:mod:`~maskgen.augment.turn`); every label moves with it."""
-    if not s["yaw"][0] or not s["yaw"][1]:
+def _turn_stage(s: dict, img, landmarks, boxes, alphas, applied: list):
+    """Turn and nod the largest face with landmarks in depth (:mod:`~maskgen.augment.turn`); every label
+    moves with it."""
+    yaw = s["yaw"][1] if s["yaw"][0] else 0.0
+    pitch = s["pitch"][1] if s["pitch"][0] else 0.0
+    if not yaw and not pitch:
         return img, landmarks, boxes, alphas
     with_landmarks = [i for i, lm in enumerate(landmarks) if lm is not None]
     if not with_landmarks:
         return img, landmarks, boxes, alphas
-    i = max(with_landmarks, key=lambda j: capture.box_area(boxes[j]))
-    warp = turn.turn_face(img.shape, landmarks[i], s["yaw"][1])
+    i = max(with_landmarks, key=lambda j: box_area(boxes[j]))
+    warp = turn.turn_face(img.shape, landmarks[i], yaw, pitch)
     if warp is None:
         return img, landmarks, boxes, alphas
     img = warp.apply(img)
@@ -124,7 +128,7 @@ def _yaw_stage(s: dict, img, landmarks, boxes, alphas, applied: list):
     boxes = [b + np.tile(shift, 2) if j == i else _moved_box(warp, b) for j, b in enumerate(boxes)]
     if alphas is not None:
         alphas = [None if a is None else warp.apply(np.asarray(a, np.float32)) for a in alphas]
-    applied.append(f"yaw({warp.degrees:g})")
+    applied.extend(([f"yaw({warp.degrees:g})"] if yaw else []) + ([f"pitch({warp.pitch:g})"] if pitch else []))
     return img, landmarks, boxes, alphas
 
 

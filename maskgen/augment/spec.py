@@ -7,6 +7,8 @@ Spec format (a preset name, or a dict as :func:`load_augment_config` returns)::
       "yaw": [-30, 30],         # degrees the largest face turns left or right in depth: a smooth warp
                                 # of the face by a generic head's depth (maskgen.augment.turn);
                                 # v -> [-v, v]
+      "pitch": [-15, 25],       # degrees the largest face nods, positive looking down (a photo taken
+                                # from above), negative looking up; turned and nodded in one warp
       "rotate": [-15, 15],      # degrees; a number v means [-v, v]
       "scale": [0.9, 1.1],      # isotropic zoom factor
       "translate": 0.05,        # fraction of width / height, x and y drawn apart; v -> [-v, v]
@@ -37,7 +39,7 @@ Spec format (a preset name, or a dict as :func:`load_augment_config` returns)::
       "base": "light"           # optional: start from a preset, the keys given override it
     }
 
-Ops left out do not run. The yaw turns the largest face first; then the geometric ops rotate, scale,
+Ops left out do not run. The yaw and pitch turn the largest face first; then the geometric ops rotate, scale,
 translate and shear form one affine warp, then crop and face_crop cut; the occlusions (hand, hair) are drawn on the moved face
 and taken out of the mask alphas they cover; the photometric ops run in the order listed. Everything
 applies to masked and unmasked images alike, so none of it tells the classes apart.
@@ -53,7 +55,7 @@ from pathlib import Path
 
 PRESETS = ("none", "light", "heavy", "realistic")
 
-GEOMETRIC_OPS = ("yaw", "rotate", "scale", "translate", "shear", "crop", "face_crop")
+GEOMETRIC_OPS = ("yaw", "pitch", "rotate", "scale", "translate", "shear", "crop", "face_crop")
 OCCLUSION_OPS = ("hand", "hair")
 PHOTOMETRIC_OPS = ("mono", "beauty", "brightness", "contrast", "hue", "saturation", "blur", "motion_blur", "cast",
                    "lowres", "noise", "jpeg")
@@ -63,6 +65,7 @@ OPS = GEOMETRIC_OPS + OCCLUSION_OPS + PHOTOMETRIC_OPS
 # "range" (a pair only), "int" (pair of ints, v -> [low, v])
 _RANGES = {
     "yaw": ("sym", -45.0, 45.0),
+    "pitch": ("sym", -40.0, 40.0),
     "rotate": ("sym", -180.0, 180.0),
     "scale": ("range", 0.05, 10.0),
     "translate": ("sym", -1.0, 1.0),

@@ -1,4 +1,4 @@
-"""A face turned in depth (yaw): a smooth warp that moves it as a head turned by an angle would look.
+"""A face turned in depth (yaw, pitch): a smooth warp that moves it as a head turned by an angle would look.
 
 The portraits people generate from are nearly all frontal; real photos are not. Each of the 68
 landmarks gets a generic depth (:data:`DEPTH`, in eye distances, toward the camera, measured from the
@@ -7,6 +7,13 @@ vertical axis behind the face (:data:`AXIS_DEPTH`, near the ears) and projecting
 moves every landmark sideways by ``x cos + (z - axis) sin``: the far cheek is squeezed, the near one
 stretched, the nose slides toward the far side. The head's outline, a ring around the face, stays
 put (a head is about round seen from above) and the image beyond it is untouched.
+
+Pitch (looking down or up) nods the head about a horizontal axis at the top of the neck
+(:data:`PITCH_AXIS`, behind the face and about mouth level): every landmark moves vertically by
+``(y - axis_y) (cos - 1) + (z - axis_z) sin``. Looking down, the face slides down inside its outline
+(more forehead, less neck), its lower half is foreshortened and the nose tip drops toward the
+upper lip, as in photos taken from above; looking up, the reverse. The face is turned first, then
+nodded, in one warp.
 
 The image moves by a thin-plate spline through those points (:class:`TurnWarp`): landmarks land
 exactly where the turn puts them, the mask's alpha and every other point (boxes, other faces) move
@@ -57,6 +64,7 @@ OUTLINE[[3, 13]] = 0.7
 OUTLINE[[4, 12]] = 0.35
 KNEE = 0.8  # far-side skin beyond this share of the outline's reach is squeezed toward it, never past it
 AXIS_DEPTH = -1.05  # the vertical axis a head turns about, in eye distances behind the eye corners
+PITCH_AXIS = (0.9, -1.0)  # the horizontal axis a head nods about: eye distances below the eyes, behind them
 RING = 1.45  # the head's outline, fixed by the warp: this many times the face's radius from its centre
 FALLOFF = 1.35  # the warp fades to nothing between the ring and this many times its radius
 GRID = 1 / 20  # the spline is evaluated every GRID x the face radius (at least 4 px) and interpolated between
@@ -66,7 +74,8 @@ GRID = 1 / 20  # the spline is evaluated every GRID x the face radius (at least 
 class TurnWarp:
     """One turn: the moved landmarks, the pixel maps of the warped region, and a point mover."""
 
-    degrees: float  # the angle used (after halving to avoid folds)
+    degrees: float  # the turn (yaw) used, after halving to avoid folds
+    pitch: float  # the nod used (positive: looking down), halved with the turn
     landmarks: np.ndarray  # (68, 2) where the turned face's landmarks land
     window: tuple[int, int, int, int]  # x0, y0, x1, y1 of the image region that changes
     map_x: np.ndarray  # for each output pixel of the window, the source x (float32)
@@ -86,9 +95,10 @@ class TurnWarp:
         return points + _faded(self._forward, points)
 
 
-def turned_landmarks(landmarks: np.ndarray, degrees: float) -> np.ndarray:
+def turned_landmarks(landmarks: np.ndarray, degrees: float, pitch: float = 0.0) -> np.ndarray:
     """Where the 68 landmarks go when the head turns by ``degrees`` (positive: the nose moves toward
-    image right), in the face's own frame so a tilted face turns about its own vertical."""
+    image right) and then nods by ``pitch`` (positive: looking down), in the face's own frame so a
+    tilted face turns about its own vertical."""
     frame = FaceFrame(landmarks, None)
     rel = landmarks - frame.origin
     x, y = rel @ frame.u / frame.scale ** 2, rel @ frame.v / frame.scale ** 2  # in eye distances
@@ -98,13 +108,19 @@ def turned_landmarks(landmarks: np.ndarray, degrees: float) -> np.ndarray:
     # the widest the head's cross-section (an ellipse this wide, reaching from the axis to the cheeks) projects
     outline = np.sign(x) * np.sqrt((x * math.cos(t)) ** 2 + (AXIS_DEPTH * math.sin(t)) ** 2)
     x_new = (1 - OUTLINE) * rigid + OUTLINE * outline
-    # skin on the far side that would pass the outline curls behind it: squeezed against it instead
-    far = math.copysign(1.0, t) if t else 1.0
-    edge = np.abs(outline[[0, 16]]).mean()
-    knee, room = KNEE * edge, (0.98 - KNEE) * edge
-    past = np.maximum(far * x_new - knee, 0.0) * (OUTLINE < 1)
-    x_new = x_new - far * (past - room * past / (room + past))
-    return frame.to_image(np.stack([x_new, y], axis=1))
+    if t:  # skin on the far side that would pass the outline curls behind it: squeezed against it instead
+        far = math.copysign(1.0, t)
+        edge = np.abs(outline[[0, 16]]).mean()
+        knee, room = KNEE * edge, (0.98 - KNEE) * edge
+        past = np.maximum(far * x_new - knee, 0.0) * (OUTLINE < 1)
+        x_new = x_new - far * (past - room * past / (room + past))
+    y_new = y
+    if pitch:
+        depth = (DEPTH - AXIS_DEPTH) * math.cos(t) - x * math.sin(t) + AXIS_DEPTH  # depth after the turn
+        q = math.radians(pitch)
+        axis_y, axis_z = PITCH_AXIS
+        y_new = axis_y + (y - axis_y) * math.cos(q) + (depth - axis_z) * math.sin(q)
+    return frame.to_image(np.stack([x_new, y_new], axis=1))
 
 
 def _ring(landmarks: np.ndarray, n: int = 24) -> tuple[np.ndarray, np.ndarray, float]:
@@ -166,8 +182,9 @@ def _folds(spline: tuple, window, step: int = 8) -> bool:
     return bool(det.min() <= 0.01)
 
 
-def turn_face(image_shape: tuple, landmarks: np.ndarray, degrees: float) -> TurnWarp | None:
-    """The warp that turns the face with these landmarks by ``degrees`` (None: too small to warp)."""
+def turn_face(image_shape: tuple, landmarks: np.ndarray, degrees: float, pitch: float = 0.0) -> TurnWarp | None:
+    """The warp that turns the face with these landmarks by ``degrees`` and nods it by ``pitch``
+    (None: too small to warp)."""
     h, w = image_shape[:2]
     landmarks = np.asarray(landmarks, np.float64)
     ring, centre, radius = _ring(landmarks)
@@ -180,12 +197,12 @@ def turn_face(image_shape: tuple, landmarks: np.ndarray, degrees: float) -> Turn
         return None
     grid = max(4, int(round(GRID * radius)))
     for _ in range(4):
-        moved = turned_landmarks(landmarks, degrees)
+        moved = turned_landmarks(landmarks, degrees, pitch)
         src, dst = np.vstack([landmarks, ring]), np.vstack([moved, ring])
         forward = _fit(src, dst, centre, radius)
         if not _folds(forward, window, 2 * grid):
             break
-        degrees /= 2
+        degrees, pitch = degrees / 2, pitch / 2
     else:
         return None
     # the image needs, for each output pixel, where it came from: the spline from output to source
@@ -200,4 +217,4 @@ def turn_face(image_shape: tuple, landmarks: np.ndarray, degrees: float) -> Turn
     ix, iy = np.meshgrid(np.arange(x1 - x0, dtype=np.float32) / grid, np.arange(y1 - y0, dtype=np.float32) / grid)
     map_x = cv2.remap(back[..., 0], ix, iy, cv2.INTER_LINEAR)
     map_y = cv2.remap(back[..., 1], ix, iy, cv2.INTER_LINEAR)
-    return TurnWarp(float(degrees), moved, window, map_x, map_y, forward)
+    return TurnWarp(float(degrees), float(pitch), moved, window, map_x, map_y, forward)
