@@ -42,6 +42,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from trees import tree_command
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "unmasked_faces"
 # 13 portraits of different people (deepface's unit-test photos, face_recognition's examples), plus the astronaut
 SET_FILES = (
@@ -146,11 +148,11 @@ def run_floor(photos: Path, python: str) -> tuple[float, int, str]:
 def run_maskgen(photos: Path, out: Path, workers: int, python: str, tree: Path | None = None) -> tuple[float, int, str]:
     """``maskgen augment`` with the issue's settings (the maskgen of ``tree`` if given): seconds, faces
     masked, its time-per-stage line."""
-    cmd = [python, "-c", "import sys; from maskgen.cli.main import main; sys.exit(main())", "augment",
+    launcher = [python, "-c", "import sys; from maskgen.cli.main import main; sys.exit(main())"]
+    cmd = [*(launcher if tree is None else tree_command(python, tree)), "augment",
            str(photos), str(out), *SETTINGS, "--workers", str(workers), "--no-progress", "-q"]
     shutil.rmtree(out, ignore_errors=True)  # the last round's dataset goes before the clock starts
-    env = None if tree is None else {**os.environ, "PYTHONPATH": str(tree)}
-    seconds, done = _timed(cmd, env=env, cwd=out.parent)  # not the checkout: python -c puts the cwd first on sys.path
+    seconds, done = _timed(cmd, cwd=out.parent)  # not the checkout: python -c puts the cwd first on sys.path
     faces = 0
     with open(out / "metadata.csv", newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
@@ -235,7 +237,7 @@ def main() -> None:
     parser.add_argument("--floor-python", default=sys.executable, help="a python with dlib and cv2")
     parser.add_argument("--keep", type=Path, default=None, help="build the test set here and keep it")
     parser.add_argument("--other-tree", type=Path, default=None,
-                        help="also time the maskgen of this source tree (PYTHONPATH), e.g. an earlier version")
+                        help="also time the maskgen of this source tree (first on sys.path), e.g. an earlier version")
     args = parser.parse_args()
     if args.mtf is not None:
         if not (args.mtf / "mask_the_face.py").is_file():

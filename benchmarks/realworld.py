@@ -74,6 +74,8 @@ from pathlib import Path
 
 import numpy as np
 
+from trees import tree_command
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MASKGEN_SHARED_DATA") or REPO.parent / "shared" / "data")
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -423,11 +425,7 @@ def generator_command(args, mg: list[str]) -> list[str]:
     """The command that runs ``maskgen augment``: this maskgen, or (``--generator-tree``) another
     maskgen source tree, such as an earlier commit checked out with ``git worktree``, so that two
     generators are compared with everything else (cropping, training, scoring) the same."""
-    if not args.generator_tree:
-        return mg
-    tree = str(Path(args.generator_tree).resolve())
-    return [sys.executable, "-c", f"import sys; sys.path.insert(0, {tree!r}); "
-                                  "from maskgen.cli.main import main; main()"]
+    return tree_command(sys.executable, args.generator_tree) if args.generator_tree else mg
 
 
 def build_two_class(args, mg, work: Path, data: Path, times: dict) -> dict:
@@ -449,7 +447,7 @@ def build_two_class(args, mg, work: Path, data: Path, times: dict) -> dict:
 def build_three_class(args, mg, work: Path, data: Path, times: dict) -> dict:
     files, total = pick_portraits(args.portraits, args.limit_portraits, args.seed + 1, None)
     src = link_sources(files, work / "portraits")
-    cmd = mg + ["augment", str(src), str(data), *RECIPES[3]["augment_cmd"], "--seed", str(args.seed + 1),
+    cmd = generator_command(args, mg) + ["augment", str(src), str(data), *RECIPES[3]["augment_cmd"], "--seed", str(args.seed + 1),
                 "--workers", str(args.workers), "--no-progress", "-q", *generator_args(args, RECIPES[3])]
     times["generate"] = run(cmd, work / "augment.log")
     counts: dict = {}
