@@ -26,6 +26,10 @@ TOP = 0.20  # canonical y of a correctly worn mask's top edge on the nose bridge
 WEAR_TOP = {"correct": TOP, "nose": 0.815, "chin": 1.37}  # canonical y of the top edge per wear style
 WEAR_SQUASH = {"correct": 1.0, "nose": 0.96, "chin": 0.8}  # vertical squash per wear style
 NOSE_WEAR_LIFT = 0.09  # how far the sides rise when the mask sits under the nose
+# a mask pulled down sits anywhere from just under the lower lip to hanging under the chin (real photos
+# show both about as often): the sampled top shift (attrs.top, -0.04..0.05 at full jitter) moves the
+# chin-worn top edge up by CHIN_RISE or down by CHIN_DROP per unit, from WEAR_TOP["chin"] to about 1.80
+CHIN_RISE, CHIN_DROP = 1.0, 8.6
 LOWEST = 2.62  # nothing is drawn below this (the mesh ends under the neck)
 
 
@@ -130,9 +134,12 @@ def below_curve(Y, X, top_fn, raster: Raster) -> np.ndarray:
     return np.clip((Y - top_fn(X)) * raster.scale + 0.5, 0, 1).astype(np.float32)
 
 
-def wear_transform(wear: str, top: float, bottom: float) -> tuple[float, float]:
-    """Top edge and squash turning a correctly worn mask's y into the ``wear`` style's y."""
+def wear_transform(wear: str, top: float, bottom: float, shift: float = 0.0) -> tuple[float, float]:
+    """Top edge and squash turning a correctly worn mask's y into the ``wear`` style's y (``shift``: the
+    sampled top shift, which moves a chin-worn mask between the lower lip and under the chin)."""
     target = WEAR_TOP[wear]
+    if wear == "chin":
+        target += shift * (CHIN_DROP if shift > 0 else CHIN_RISE)
     squash = WEAR_SQUASH[wear]
     if wear != "correct":
         squash = min(squash, (LOWEST - 0.03 - target) / max(bottom - top, 1e-3))
@@ -154,7 +161,7 @@ class Canvas:
         self.top = top + (attrs.top if attrs.wear == "correct" else 0.3 * attrs.top)
         self.width_scale = attrs.width
         self.height_scale = attrs.height
-        worn_top, squash = wear_transform(attrs.wear, self.top, bottom)
+        worn_top, squash = wear_transform(attrs.wear, self.top, bottom, attrs.top)
         self.squash = squash
         self.worn_top = worn_top
         y_lo = worn_top - 0.1
