@@ -221,3 +221,24 @@ def test_every_type_covers_the_nose_under_independent_landmarks(shared_data):
             assert c["nose"] >= 0.95 and c["mouth"] >= 0.95, where
             assert max(c["left_eye"], c["right_eye"]) < 0.02, where
     assert checked >= 8
+
+
+def test_chin_wear_sits_from_under_the_lip_to_under_the_chin(astronaut, astro_face):
+    """A pulled-down mask sits anywhere between the lower lip and hanging under the chin, as real ones do:
+    the top of the changed pixels on the face's centre line, measured against dlib's landmarks."""
+    lm = astro_face.landmarks
+    x = int(round(lm[[51, 57, 8], 0].mean()))
+    lip, chin = lm[57, 1], lm[8, 1]
+    tops = {}
+    for seed in range(24):
+        r = maskgen.mask_face(astronaut, astro_face, maskgen.MaskOptions(mask_type="surgical", wear="chin"), seed=seed)
+        column = np.abs(r.image[:, x - 2:x + 3].astype(int) - astronaut[:, x - 2:x + 3].astype(int)).max(axis=(1, 2)) > 12
+        rows = np.flatnonzero(column[int(lip):])
+        assert rows.size, f"seed {seed}: nothing changed below the lip"
+        tops[r.faces[0].attributes.top] = (int(lip) + rows[0] - lip) / (chin - lip)  # 0 at the lip, 1 at the chin
+    low = [t for shift, t in tops.items() if shift < -0.01]
+    hanging = [t for shift, t in tops.items() if shift > 0.03]
+    assert low and hanging
+    assert all(0.0 < t < 0.45 for t in low), low  # on the chin, the lower lip left free
+    assert all(t > 0.6 for t in hanging) and max(hanging) > 0.9, hanging  # toward under the chin: the chin shows
+    assert max(tops.values()) - min(tops.values()) > 0.5

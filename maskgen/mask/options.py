@@ -13,7 +13,7 @@ from maskgen.mask.catalog import list_mask_types, random_mask_types
 WEAR_STYLES = {
     "correct": "covers the nose bridge down to under the chin",
     "nose": "nose exposed, mouth and chin covered",
-    "chin": "pulled down: nose and mouth exposed, mask on the chin",
+    "chin": "pulled down: nose and mouth exposed, mask on the chin or hanging under it",
 }
 # dataset label for each wear style
 WEAR_LABELS = {"correct": "with_mask", "nose": "incorrect_mask", "chin": "incorrect_mask"}
