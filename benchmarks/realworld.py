@@ -42,15 +42,15 @@ imported.
 --seed 0``), scored as above with ``incorrect_mask=incorrect_mask`` added; the incorrect-wear
 recall and the share of incorrect masks called ``with_mask`` are printed too.
 
-Time (2 CPU cores): training dominates. ResNet-50 at 112 px, batch 32, trained at 4.1 images/s
-here under a load average of 6-8 (other jobs on the 2 cores), and at about 5 images/s in
-``docs/training.md`` (Speed). 12 epochs over the 1,428 crops therefore take 57-69 minutes, plus
-about 2 minutes to generate and 3-8 to score the 2,250 real_dev photos: **the full 2-class recipe
-does NOT fit in 40 minutes on 2 CPU cores**. ``--negatives 1`` (one unmasked crop per photo, 816
-crops, classes 7:1, balanced by the trainer's class-weighted loss) trains in 33-40 minutes, but it
-is a different recipe. Each run prints its measured speed and what the full recipe would take at
-it. On a GPU the recipe takes a few minutes. ``--epochs`` and ``--limit-portraits`` shrink a run
-for smoke tests; ``results.json`` says ``"full_recipe": false`` for such runs.
+Time (2 CPU cores): training dominates, and its speed differs between 2-core machines. On the
+machine of the ``docs/training.md`` runs of 2026-12-02 (morning) ResNet-50 at 112 px trained at 15-17
+images/s and the full 2-class recipe took 21-22 minutes; on the machine of the later runs it trained at
+7.1-7.6 images/s (one compute thread; the second core feeds the loader), and the 3-class recipe at 112
+px with one unmasked crop per variant took 43 minutes (37 of them training), so there the full 2-class
+recipe (1,428 crops) would take about 45 minutes. Each run prints its measured speed and what the full
+recipe would take at it. On a GPU the recipe takes a few minutes. ``--epochs`` and
+``--limit-portraits`` shrink a run for smoke tests; ``results.json`` says ``"full_recipe": false``
+for such runs.
 
     .venv/bin/python benchmarks/realworld.py --work runs/bench                    # 2 classes
     .venv/bin/python benchmarks/realworld.py --work runs/bench3 --classes 3
