@@ -197,15 +197,17 @@ def test_flip_swaps_left_and_right(astro_face):
     assert np.abs(res.image[y - 2:y + 3, x - 2:x + 3].astype(int) - mirrored).max() <= 1
 
 
-@pytest.mark.parametrize("degrees", [20, -20])
-def test_yaw_turns_a_real_face_and_its_labels(degrees, astro_face):
+def _turned_and_found(astro_face, op: str, degrees: float):
+    """The astronaut turned by one turn op (with an alpha that is the image, so both must move alike),
+    and dlib's face on the output: (result, the face found, face size, landmark error from the reported
+    landmarks and from the unmoved ones, both in face sizes, over the inner landmarks)."""
     from maskgen.detect.faces import find_faces
     from maskgen.detect.landmarks import face_size
 
     image, lm, box, _ = astro_face
-    alpha = (image[..., 1] / 255.0).astype(np.float32)  # an alpha that is the image: both must move alike
-    res = A.augment(image, [lm], [box], [alpha], forced(yaw=[degrees, degrees]), np.random.default_rng(0))
-    assert res.applied == [f"yaw({degrees})"]
+    alpha = (image[..., 1] / 255.0).astype(np.float32)
+    res = A.augment(image, [lm], [box], [alpha], forced(**{op: [degrees, degrees]}), np.random.default_rng(0))
+    assert res.applied == [f"{op}({degrees})"]
     out, moved = res.image, res.landmarks[0]
     assert np.abs(res.alphas[0] * 255 - out[..., 1]).max() < 1.01
     # measured independently: dlib finds the face again, its landmarks where augment says they are
@@ -213,6 +215,14 @@ def test_yaw_turns_a_real_face_and_its_labels(degrees, astro_face):
     size = face_size(lm)
     err_reported = np.hypot(*(found.landmarks - moved).T)[17:].mean() / size
     err_unmoved = np.hypot(*(found.landmarks - lm).T)[17:].mean() / size
+    return res, found, size, err_reported, err_unmoved
+
+
+@pytest.mark.parametrize("degrees", [20, -20])
+def test_yaw_turns_a_real_face_and_its_labels(degrees, astro_face):
+    image, lm, _, _ = astro_face
+    res, found, size, err_reported, err_unmoved = _turned_and_found(astro_face, "yaw", degrees)
+    out, moved = res.image, res.landmarks[0]
     assert err_reported < 0.035 and err_reported < 0.6 * err_unmoved
     # the nose slides toward the side the head turns to, more than the outline does
     nose_shift = moved[30, 0] - lm[30, 0]
@@ -233,20 +243,9 @@ def test_yaw_turns_a_real_face_and_its_labels(degrees, astro_face):
 
 @pytest.mark.parametrize("pitch", [20, -15])
 def test_pitch_nods_a_real_face_and_its_labels(pitch, astro_face):
-    from maskgen.detect.faces import find_faces
-    from maskgen.detect.landmarks import face_size
-
-    image, lm, box, _ = astro_face
-    alpha = (image[..., 1] / 255.0).astype(np.float32)
-    res = A.augment(image, [lm], [box], [alpha], forced(pitch=[pitch, pitch]), np.random.default_rng(0))
-    assert res.applied == [f"pitch({pitch})"]
+    image, lm, _, _ = astro_face
+    res, _, size, err_reported, err_unmoved = _turned_and_found(astro_face, "pitch", pitch)
     out, moved = res.image, res.landmarks[0]
-    assert np.abs(res.alphas[0] * 255 - out[..., 1]).max() < 1.01
-    # measured independently: dlib finds the nodded face, its landmarks where augment says they are
-    found = min(find_faces(out), key=lambda f: np.hypot(*(f.landmarks[30] - moved[30])))
-    size = face_size(lm)
-    err_reported = np.hypot(*(found.landmarks - moved).T)[17:].mean() / size
-    err_unmoved = np.hypot(*(found.landmarks - lm).T)[17:].mean() / size
     assert err_reported < 0.04 and err_reported < 0.6 * err_unmoved
 
     # in the face's own frame: looking down, the nose tip drops toward the mouth and the lower face is

@@ -128,7 +128,10 @@ def _turn_stage(s: dict, img, landmarks, boxes, alphas, applied: list):
     boxes = [b + np.tile(shift, 2) if j == i else _moved_box(warp, b) for j, b in enumerate(boxes)]
     if alphas is not None:
         alphas = [None if a is None else warp.apply(np.asarray(a, np.float32)) for a in alphas]
-    applied.extend(([f"yaw({warp.degrees:g})"] if yaw else []) + ([f"pitch({warp.pitch:g})"] if pitch else []))
+    if yaw:
+        applied.append(f"yaw({warp.degrees:g})")
+    if pitch:
+        applied.append(f"pitch({warp.pitch:g})")
     return img, landmarks, boxes, alphas
 
 

@@ -17,7 +17,7 @@ import cv2
 import dlib
 import numpy as np
 
-from maskgen.boxes import overlap_of_smaller
+from maskgen.boxes import box_area, overlap_of_smaller
 from maskgen.detect import framing, mtcnn
 from maskgen.detect import model_files as models
 from maskgen.detect.landmarks import implausibility, landmark_roll
@@ -160,7 +160,7 @@ def _distinct(found: list) -> list:
         if all(overlap_of_smaller(f[0], k[0]) <= MAX_OVERLAP for k in kept):
             kept.append(f)
     if kept:
-        side = lambda b: np.sqrt(max(0.0, (b[2] - b[0]) * (b[3] - b[1])))  # noqa: E731
+        side = lambda b: np.sqrt(box_area(b))  # noqa: E731
         best = side(kept[0][0])
         kept = kept[:1] + [f for f in kept[1:] if f[1] >= SURE_SCORE
                            or (side(f[0]) >= SECONDARY_MIN_SIDE * best and f[1] >= SECONDARY_MIN_SCORE)]
