@@ -17,7 +17,7 @@ def main():
     parser.add_argument("photo", nargs="?")
     parser.add_argument("out", nargs="?", default="masked.jpg")
     parser.add_argument("--type", default="random", help="mask type, comma list, or random")
-    parser.add_argument("--wear", default="correct", help="correct, nose, chin, or a mix like correct=0.8,chin=0.2")
+    parser.add_argument("--wear", default="correct", help="correct, nose, chin, ear, or a mix like correct=0.8,chin=0.2")
     parser.add_argument("--color", default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

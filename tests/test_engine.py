@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import maskgen
-from maskgen.mask.catalog import list_mask_types
+from maskgen.mask.catalog import get_mask_type, list_mask_types
 from maskgen.mask.options import WEAR_STYLES
-from maskgen.verify.coverage import coverage, rim_fraction
+from maskgen.verify.coverage import changed_pixels, coverage, rim_fraction
 from maskgen.verify.rotated_copies import COPIES, make_copy
 
 TYPES = list_mask_types()
@@ -242,3 +242,34 @@ def test_chin_wear_sits_from_under_the_lip_to_under_the_chin(astronaut, astro_fa
     assert all(0.0 < t < 0.45 for t in low), low  # on the chin, the lower lip left free
     assert all(t > 0.6 for t in hanging) and max(hanging) > 0.9, hanging  # toward under the chin: the chin shows
     assert max(tops.values()) - min(tops.values()) > 0.5
+
+
+EAR_LOOPED = [t for t in TYPES if get_mask_type(t).ear_loops]
+
+
+def test_ear_wear_hangs_a_mask_beside_the_jaw_from_one_ear(astronaut, astro_face):
+    """A mask hanging from one ear, measured on output pixels against dlib's landmarks: nose, mouth
+    and eyes bare; the mask beside the jaw on one side of the face, below the brows; its loops reaching
+    up toward that ear; both ears used over seeds; types without ear loops are pulled down instead."""
+    lm = astro_face.landmarks
+    centre_x = lm[[27, 30, 33, 51, 57]][:, 0].mean()
+    brow_y, mouth_y, chin_y = lm[17:27, 1].mean(), lm[48:68, 1].mean(), lm[8, 1]
+    half_jaw = (lm[16, 0] - lm[0, 0]) / 2
+    sides = set()
+    for i, mask_type in enumerate(EAR_LOOPED * 2):
+        r = maskgen.mask_face(astronaut, astro_face, maskgen.MaskOptions(mask_type=mask_type, wear="ear"), seed=i)
+        assert r.faces[0].attributes.wear == "ear"
+        c = coverage(astronaut, r.image, lm)
+        where = f"{mask_type} seed {i}: {c}"
+        assert c["nose"] <= 0.02 and c["mouth"] <= 0.02 and c["eyes"] <= 0.02, where
+        ys, xs = np.nonzero(changed_pixels(astronaut, r.image, 12))
+        side = np.sign(np.median(xs) - centre_x)
+        sides.add(side)
+        assert np.mean(np.sign(xs - centre_x) == side) > 0.97, where  # all on one side of the face
+        assert np.median(np.abs(xs - centre_x)) > 0.75 * half_jaw, where  # beside the jaw, not over the mouth
+        assert ys.min() > brow_y, where  # the loops go over the ears, not over the brows
+        assert ys.max() > chin_y, where  # the mask hangs below the chin line
+        assert ys.min() < mouth_y, where  # ...and its loops run up toward the ear
+    assert sides == {-1.0, 1.0}
+    r = maskgen.mask_face(astronaut, astro_face, maskgen.MaskOptions(mask_type="n95", wear="ear"), seed=0)
+    assert r.faces[0].attributes.wear == "chin"

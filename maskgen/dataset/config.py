@@ -94,8 +94,9 @@ OPTIONS = (
            metavar="NAME|FILE|none|random"),
     Option("texture_strength", None, "Texture strength 0..1; default: sampled.", kind=float, low=0, high=1,
            optional=True),
-    Option("wear", "correct", "Wear style (correct, nose, chin) or a mix such as correct=0.7,nose=0.2,chin=0.1. "
-                              "nose and chin give the incorrect_mask label.", metavar="STYLE|MIX"),
+    Option("wear", "correct", "Wear style (correct, nose, chin, ear) or a mix such as "
+                              "correct=0.7,nose=0.2,chin=0.1. nose, chin and ear (hanging from one ear) give "
+                              "the incorrect_mask label.", metavar="STYLE|MIX"),
     Option("shape_jitter", 1.0, "How much each mask's shape varies (0: the catalogue shape).", kind=float,
            flag=None),
     Option("seed", 0, "Run seed; each image's seed derives from it and its path.", kind=int),

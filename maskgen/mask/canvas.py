@@ -30,6 +30,13 @@ NOSE_WEAR_LIFT = 0.09  # how far the sides rise when the mask sits under the nos
 # show both about as often): the sampled top shift (attrs.top, -0.04..0.05 at full jitter) moves the
 # chin-worn top edge up by CHIN_RISE or down by CHIN_DROP per unit, from WEAR_TOP["chin"] to about 1.80
 CHIN_RISE, CHIN_DROP = 1.0, 8.6
+# a mask hanging from one ear by its loops ("ear" wear): its side edge hangs under the ear lobe, the mask
+# swung down beside the jaw and neck; where each ear's loops hook on, in the canonical frame
+EAR_OVER, EAR_UNDER = (1.3, 0.18), (1.27, 0.6)  # over the ear, behind its lobe (x for the +x ear)
+HANG_PIVOT = (1.0, 0.95)  # the point of the mask's attached side (own frame, x for the +x side) that hangs
+HANG_ANCHOR_X, HANG_ANCHOR_Y = (1.38, 1.62), (0.85, 1.25)  # where it hangs: under the lobe, beside the jaw
+HANG_ANGLE = (60.0, 105.0)  # degrees the mask swings down from worn-flat
+HANG_CLEAR = (0.66, 1.45)  # the mask stays outside |x| < 0.66 above y 1.45: mouth, nose and lips stay bare
 LOWEST = 2.62  # nothing is drawn below this (the mesh ends under the neck)
 
 
@@ -146,12 +153,62 @@ def wear_transform(wear: str, top: float, bottom: float, shift: float = 0.0) -> 
     return target, squash
 
 
+@dataclass(frozen=True)
+class Hang:
+    """A mask hanging from one ear: the own frame (scaled by the sampled width and height) turned by
+    ``angle`` about ``pivot`` and moved to ``anchor``. ``sign``: the ear, -1 for canonical -x (image left
+    on a frontal face), +1 for +x."""
+
+    sign: int
+    angle: float  # radians, image orientation (y down)
+    pivot: tuple[float, float]
+    anchor: tuple[float, float]
+
+    @property
+    def rotation(self) -> np.ndarray:
+        c, s = np.cos(self.angle), np.sin(self.angle)
+        return np.array([[c, -s], [s, c]])
+
+    def forward(self, scaled: np.ndarray) -> np.ndarray:
+        """Points of the scaled own frame to the canonical frame."""
+        return (np.asarray(scaled, np.float64) - self.pivot) @ self.rotation.T + self.anchor
+
+    def inverse(self, canonical: np.ndarray) -> np.ndarray:
+        return (np.asarray(canonical, np.float64) - self.anchor) @ self.rotation + self.pivot
+
+
+def sample_hang(rng: np.random.Generator, sides: tuple[bool, bool], box: tuple[float, float, float, float],
+                tries: int = 24) -> Hang:
+    """Which ear (a visible one), how far the mask swings down and where it hangs, drawn until the
+    mask's box (scaled own frame: x0, y0, x1, y1) stays clear of the mouth and nose (:data:`HANG_CLEAR`)."""
+    visible = [s for s, seen in ((-1, sides[0]), (1, sides[1])) if seen] or [-1, 1]
+    x0, y0, x1, y1 = box
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 13), np.linspace(y0, y1, 9))
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    hang = None
+    for _ in range(tries):
+        sign = visible[int(rng.integers(len(visible)))]
+        swing = np.radians(rng.uniform(*HANG_ANGLE))
+        anchor = (sign * rng.uniform(*HANG_ANCHOR_X), rng.uniform(*HANG_ANCHOR_Y))
+        hang = Hang(sign, -sign * swing, (sign * HANG_PIVOT[0], HANG_PIVOT[1]), anchor)
+        pts = hang.forward(grid)
+        if not np.any((np.abs(pts[:, 0]) < HANG_CLEAR[0]) & (pts[:, 1] < HANG_CLEAR[1])):
+            return hang
+    # the last draw moved out until clear (a very wide mask)
+    pts = hang.forward(grid)
+    inside = (pts[:, 1] < HANG_CLEAR[1])
+    reach = float(np.max(HANG_CLEAR[0] - hang.sign * pts[inside, 0], initial=0.0))
+    return Hang(hang.sign, hang.angle, hang.pivot, (hang.anchor[0] + hang.sign * max(reach, 0.0),
+                                                      hang.anchor[1]))
+
+
 class Canvas:
     """Grids and helpers for drawing one mask: X and Y are the coordinates of the mask's own
     (correct-wear) frame at each raster pixel, so every drawing can ignore the wear style.
 
     ``top`` and ``bottom`` are the mask type's edges when worn correctly, ``half_width`` its extent
     to either side; ``sides`` tells which sides of the face are visible (ear loops are drawn there).
+    For "ear" wear the own frame is turned and moved rigidly (:class:`Hang`, drawn from ``rng``).
     """
 
     def __init__(self, attrs: MaskAttributes, rng: np.random.Generator, px_per_unit: float,
@@ -161,6 +218,10 @@ class Canvas:
         self.top = top + (attrs.top if attrs.wear == "correct" else 0.3 * attrs.top)
         self.width_scale = attrs.width
         self.height_scale = attrs.height
+        self.hang: Hang | None = None
+        if attrs.wear == "ear":
+            self._hang_raster(rng, bottom, half_width, px_per_unit)
+            return
         worn_top, squash = wear_transform(attrs.wear, self.top, bottom, attrs.top)
         self.squash = squash
         self.worn_top = worn_top
@@ -174,6 +235,36 @@ class Canvas:
         self.Y = self.top + (Yi - worn_top + self.lift(Xi)) / (squash * self.height_scale)
         self.below_lowest = (Yi <= LOWEST).astype(np.float32)
 
+    def _hang_raster(self, rng: np.random.Generator, bottom: float, half_width: float, px_per_unit: float):
+        """Grids for a mask hanging from one ear: worn-correct shape, turned rigidly beside the face."""
+        self.squash, self.worn_top = 1.0, self.top
+        hw = half_width * self.width_scale
+        y_bottom = self.top + (bottom - self.top) * self.height_scale
+        self.hang = hang = sample_hang(rng, self.sides, (-hw, self.top, hw, y_bottom))
+        # everything drawn: the mask's box with room for loops, and the ear the loops run to
+        box = np.array([[-hw - 0.55, self.top - 0.1], [hw + 0.55, self.top - 0.1], [hw + 0.55, y_bottom + 0.15],
+                        [-hw - 0.55, y_bottom + 0.15]])
+        corners = np.vstack([hang.forward(box), [[hang.sign * (EAR_OVER[0] + 0.1), EAR_OVER[1] - 0.1]]])
+        x0, y0 = corners.min(axis=0)
+        x1, y1 = corners.max(axis=0)
+        self.raster = Raster.around((x0, y0, x1, min(y1, LOWEST)), px_per_unit)
+        Xi, Yi = self.raster.grid()
+        own = hang.inverse(np.stack([Xi.ravel(), Yi.ravel()], axis=1))
+        self.X = (own[:, 0] / self.width_scale).reshape(Xi.shape).astype(np.float32)
+        self.Y = (self.top + (own[:, 1] - self.top) / self.height_scale).reshape(Xi.shape).astype(np.float32)
+        self.below_lowest = (Yi <= LOWEST).astype(np.float32)
+
+    def canonical_to_own(self, pts: np.ndarray) -> np.ndarray:
+        """Canonical points to the mask's own frame (the inverse of :meth:`own_to_canonical`)."""
+        p = np.atleast_2d(np.asarray(pts, np.float64)).copy()
+        if self.hang is not None:
+            p = self.hang.inverse(p)
+            p[:, 1] = self.top + (p[:, 1] - self.top) / self.height_scale
+        else:
+            p[:, 1] = self.top + (p[:, 1] + self.lift(p[:, 0]) - self.worn_top) / (self.squash * self.height_scale)
+        p[:, 0] /= self.width_scale
+        return p
+
     def lift(self, x_canonical) -> np.ndarray:
         """Below the nose the nose wire has nothing to wrap: the top edge straightens, sides rise."""
         if self.attrs.wear != "nose":
@@ -182,8 +273,11 @@ class Canvas:
 
     def own_to_canonical(self, pts: np.ndarray) -> np.ndarray:
         """Points of the mask's own frame to the canonical frame of its wear style."""
-        p = np.asarray(pts, np.float64).copy()
+        p = np.atleast_2d(np.asarray(pts, np.float64)).copy()
         p[:, 0] *= self.width_scale
+        if self.hang is not None:
+            p[:, 1] = self.top + (p[:, 1] - self.top) * self.height_scale
+            return self.hang.forward(p)
         p[:, 1] = self.worn_top + (p[:, 1] - self.top) * self.squash * self.height_scale - self.lift(p[:, 0])
         return p
 
@@ -227,15 +321,33 @@ def ear_loops(c: Canvas, corners_top, corners_bottom, width: float = 0.04) -> np
     about 2.5 mm (0.04), the flat loops of folded respirators and the elastic of sewn masks 4-5 mm."""
     loops = np.zeros_like(c.X)
     for side, sign in ((0, -1), (1, 1)):
+        t, b = np.array(corners_top[side]), np.array(corners_bottom[side])
+        if c.hang is not None:
+            loops = np.maximum(loops, _hanging_loops(c, sign, t, b, width))
+            continue
         if not c.sides[side]:
             continue
-        t, b = np.array(corners_top[side]), np.array(corners_bottom[side])
-        over, under = np.array([sign * 1.3, 0.18]), np.array([sign * 1.27, 0.6])  # over the ear, behind its lobe
+        over, under = np.array([sign * EAR_OVER[0], EAR_OVER[1]]), np.array([sign * EAR_UNDER[0], EAR_UNDER[1]])
         upper = catmull_rom(np.array([t, (t + over) / 2 + [0, -0.03], over]), closed=False, samples=8)
         lower = catmull_rom(np.array([b, (b + under) / 2 + [sign * 0.05, 0.06], under]), closed=False, samples=8)
         loops = np.maximum(loops, c.stroke(upper, width))
         loops = np.maximum(loops, c.stroke(lower, width))
     return loops
+
+
+def _hanging_loops(c: Canvas, sign: int, t: np.ndarray, b: np.ndarray, width: float) -> np.ndarray:
+    """The loops of one side of a mask hanging from an ear: on the ear's side both run up to the ear
+    (taut, over it and behind its lobe); on the other side they hang slack, a loop drooping out."""
+    if sign == c.hang.sign:
+        ear = c.canonical_to_own(np.array([[sign * EAR_OVER[0], EAR_OVER[1]], [sign * EAR_UNDER[0], EAR_UNDER[1]]]))
+        out = np.zeros_like(c.X)
+        for corner, end in ((t, ear[0]), (b, ear[1])):
+            mid = (corner + end) / 2 + [0, 0.02]
+            out = np.maximum(out, c.stroke(catmull_rom(np.array([corner, mid, end]), closed=False, samples=8), width))
+        return out
+    reach = np.array([sign * 0.32, 0.0])
+    slack = np.array([t, t + reach + [0, 0.1], (t + b) / 2 + reach * 1.2, b + reach + [0, -0.1], b])
+    return c.stroke(catmull_rom(slack, closed=False, samples=8), width)
 
 
 def hide_far_sides(c: Canvas, body: np.ndarray, limit: float = 1.25) -> np.ndarray:

@@ -32,6 +32,7 @@ class MaskType:
     in_random: bool = True  # drawn when the user asks for 'random'
     weight: float = 1.0  # how often 'random' draws it, relative to the others
     tail: float = 0.0  # share of masks in a fashion colour from anywhere in the gamut instead of the palette
+    ear_loops: bool = False  # held by ear loops: can hang from one ear ("ear" wear)
 
 
 def _p(*entries):
@@ -49,15 +50,15 @@ BUILT_IN = {
         ("#92c3e2", "light blue", 0.38), ("#a9d4ea", "pale blue", 0.12), ("#eeeff0", "white", 0.2),
         ("#6cc2b8", "surgical green", 0.08), ("#2a2b2f", "black", 0.12), ("#e7b4c3", "pink", 0.025),
         ("#a8dccb", "mint", 0.02), ("#b8bcc2", "grey", 0.04), ("#e9e08a", "yellow", 0.01),
-        ("#b9a7d8", "lavender", 0.005)), (("nonwoven", 1.0),), weight=0.3, tail=0.03),
+        ("#b9a7d8", "lavender", 0.005)), (("nonwoven", 1.0),), weight=0.3, tail=0.03, ear_loops=True),
     "kn95": MaskType("kn95", "KN95 folded respirator: vertical crest, heat-sealed rim, ear loops", _p(
         ("#eeeff0", "white", 0.55), ("#26272b", "black", 0.22), ("#8e9196", "grey", 0.07),
         ("#e7b4c3", "pink", 0.04), ("#d9c7a8", "beige", 0.04), ("#a9d4ea", "pale blue", 0.03)),
-        (("nonwoven", 0.75), ("stamp", 0.25)), weight=0.12, tail=0.06),
+        (("nonwoven", 0.75), ("stamp", 0.25)), weight=0.12, tail=0.06, ear_loops=True),
     "kf94": MaskType("kf94", "KF94 three-panel folded respirator with boat-shaped sides", _p(
         ("#f0f1f2", "white", 0.55), ("#25262a", "black", 0.3), ("#a3a6ab", "grey", 0.08),
         ("#d9c7a8", "beige", 0.04), ("#e7b4c3", "pink", 0.03)), (("nonwoven", 0.85), ("stamp", 0.15)),
-        weight=0.05, tail=0.04),
+        weight=0.05, tail=0.04, ear_loops=True),
     "n95": MaskType("n95", "moulded N95 cup with nose clip and head straps", _p(
         ("#f1efe9", "white", 0.75), ("#d8d8d4", "light grey", 0.15), ("#9fb4c8", "blue grey", 0.1)),
         (("nonwoven", 0.7), ("stamp", 0.3)), weight=0.05),
@@ -69,7 +70,8 @@ BUILT_IN = {
         ("#eeeff0", "white", 0.09), ("#d9c7a8", "beige", 0.05), ("#b3262d", "red", 0.03),
         ("#e7b4c3", "pink", 0.05), ("#4c7a4a", "green", 0.03), ("#3c64a8", "blue", 0.05),
         ("#6b1f2a", "maroon", 0.02), ("#e3c341", "yellow", 0.02), ("#6c4f96", "purple", 0.02)),
-        (("weave", 0.22), ("melange", 0.12), ("knit", 0.04), ("none", 0.05)) + PRINTED, weight=0.22, tail=0.3),
+        (("weave", 0.22), ("melange", 0.12), ("knit", 0.04), ("none", 0.05)) + PRINTED, weight=0.22, tail=0.3,
+        ear_loops=True),
     "sports": MaskType("sports", "jaw-hugging neoprene / polyurethane sports mask", _p(
         ("#1c1d20", "black", 0.5), ("#4a4c50", "dark grey", 0.2), ("#1f2a4d", "navy", 0.08),
         ("#c2c5c9", "light grey", 0.07), ("#b3262d", "red", 0.04), ("#eeeff0", "white", 0.04)),
@@ -101,12 +103,13 @@ BUILT_IN = {
     "window": MaskType("window", "cloth mask with a clear plastic window over the mouth", _p(
         ("#eeeff0", "white", 0.3), ("#232427", "black", 0.3), ("#1f2a4d", "navy", 0.1),
         ("#92c3e2", "light blue", 0.1), ("#e7b4c3", "pink", 0.05)),
-        (("weave", 0.4), ("melange", 0.2), ("none", 0.3), ("floral", 0.1)), weight=0.01, tail=0.15),
+        (("weave", 0.4), ("melange", 0.2), ("none", 0.3), ("floral", 0.1)), weight=0.01, tail=0.15,
+        ear_loops=True),
     "sequin": MaskType("sequin", "fashion mask covered in sequins, or in metallic lame", _p(
         ("#c9a544", "gold", 0.25), ("#c4c7cc", "silver", 0.25), ("#d4a59a", "rose gold", 0.12),
         ("#26272b", "black", 0.15), ("#b3262d", "red", 0.08), ("#3c64a8", "blue", 0.06),
         ("#6c4f96", "purple", 0.05), ("#4c7a4a", "green", 0.04)),
-        (("sequins", 0.7), ("lame", 0.3)), weight=0.015, tail=0.1),
+        (("sequins", 0.7), ("lame", 0.3)), weight=0.015, tail=0.1, ear_loops=True),
 }
 
 RANDOM_COLOURS = _p(("#eeeff0", "white", 1), ("#232427", "black", 1), ("#92c3e2", "light blue", 1),

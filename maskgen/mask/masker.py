@@ -171,7 +171,8 @@ class _DrawingCache:
     A drawing is reused only when drawing it left the generator untouched: it is then a function of
     its key alone (type, sampled attributes, resolution, visible sides, and the files it read), so
     reusing it gives the same bytes, and the generator's later draws (texture, grain) are unchanged.
-    Types whose drawing draws randomness are remembered and never cached. At most ``limit`` bytes.
+    Types (per wear style: a mask hanging from an ear draws where it hangs) whose drawing draws randomness
+    are remembered and never cached. At most ``limit`` bytes.
     """
 
     def __init__(self, limit: int):
@@ -181,7 +182,7 @@ class _DrawingCache:
         self.enabled = True
 
     def draw(self, attrs: MaskAttributes, rng: np.random.Generator, px_per_unit: float, sides):
-        if not self.enabled or attrs.mask_type in self.random_types:
+        if not self.enabled or (attrs.mask_type, attrs.wear) in self.random_types:
             return _draw_uncached(attrs, rng, px_per_unit, sides)
         key = (astuple(attrs), px_per_unit, sides, _files_stamp(attrs))
         hit = self.items.get(key)
@@ -191,7 +192,7 @@ class _DrawingCache:
         before = rng.bit_generator.state
         drawing = _draw_uncached(attrs, rng, px_per_unit, sides)
         if rng.bit_generator.state != before:
-            self.random_types.add(attrs.mask_type)
+            self.random_types.add((attrs.mask_type, attrs.wear))
             return drawing
         self._keep(key, drawing)
         return drawing

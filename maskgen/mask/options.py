@@ -14,9 +14,10 @@ WEAR_STYLES = {
     "correct": "covers the nose bridge down to under the chin",
     "nose": "nose exposed, mouth and chin covered",
     "chin": "pulled down: nose and mouth exposed, mask on the chin or hanging under it",
+    "ear": "off the face, hanging from one ear by its loops beside the jaw (types without ear loops: chin)",
 }
 # dataset label for each wear style
-WEAR_LABELS = {"correct": "with_mask", "nose": "incorrect_mask", "chin": "incorrect_mask"}
+WEAR_LABELS = {"correct": "with_mask", "nose": "incorrect_mask", "chin": "incorrect_mask", "ear": "incorrect_mask"}
 
 
 def parse_wear(text: str) -> dict[str, float]:

@@ -22,6 +22,8 @@ def sample_attributes(options: MaskOptions, rng: np.random.Generator) -> MaskAtt
     mask_type = sample_mask_type(options, rng)
     wear = sample_wear(options.wear_weights(), rng)
     spec = get_mask_type(mask_type)
+    if wear == "ear" and not spec.ear_loops:
+        wear = "chin"  # a mask without ear loops cannot hang from an ear: it is pulled down instead
     color_hex, color_name = sample_color(options.color, spec, rng)
     texture, strength = sample_texture(options.texture, options.texture_strength, spec, rng)
     height, width, top = sample_shape(options.shape_jitter, rng)
