@@ -73,7 +73,7 @@ def test_runner_and_its_deprecated_alias(src, tmp_path):
 def test_face_crops_with_wear_mix(src, tmp_path):
     out = tmp_path / "out"
     before = tree_digest(src, ignore_hidden=False)
-    r = run(src, out, "--crop", "face", "--crop-size", "96", "--wear", "correct=0.5,nose=0.25,chin=0.25",
+    r = run(src, out, "--crop", "face", "--crop-size", "96", "--wear", "correct=0.4,nose=0.2,chin=0.2,ear=0.2",
             "--mask-type", "surgical,kn95", "--seed", "4", "--negatives", "1", "--split", "0.6,0.2,0.2",
             "--workers", "1", "--format", "png", "--no-progress")
     assert r.exit_code == 0, r.output
@@ -88,6 +88,10 @@ def test_face_crops_with_wear_mix(src, tmp_path):
         assert (out / row["file_name"]).is_file() and row["file_name"].endswith(".png")
         assert row["mask_type"] in ("surgical", "kn95", "none")
         assert row["width"] == 96
+        wear_label = {"correct": "with_mask", "nose": "incorrect_mask", "chin": "incorrect_mask",
+                      "ear": "incorrect_mask", "": "without_mask", "none": "without_mask"}
+        assert row["label"] == wear_label[row["wear"] or ""], row
+    assert {"correct", "ear"} <= {r["wear"] for r in rows}  # this seed draws a mask hanging from an ear
     assert {r["label"] for r in rows} >= {"without_mask"}
     settings = read_settings(out)["config"]
     assert settings["crop"] == "face" and settings["mask_type"] == "surgical,kn95" and settings["seed"] == 4
