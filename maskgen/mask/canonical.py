@@ -87,6 +87,10 @@ MESH_LANDMARKS = np.array(list(range(0, 60)))
 RING_DISTANCES = (0.32, 0.95)
 # a ring above the brows closes the mesh over the forehead
 BROW_LIFT = 0.45
+# a far ring beside the jaw and neck, joined to the outer ring by a strip of triangles (the Delaunay mesh of
+# the rest is left as it is): what is drawn there (a mask hanging from an ear, a wide scarf) bends with the
+# face instead of being cut at the mesh's edge
+FAR_RING = 1.8
 
 
 def jaw_normals(jaw: np.ndarray, centre: np.ndarray) -> np.ndarray:
@@ -119,14 +123,28 @@ def delaunay(points: np.ndarray) -> np.ndarray:
     subdiv = cv2.Subdiv2D((0, 0, int((hi - lo)[0] * scale) + 2, int((hi - lo)[1] * scale) + 2))
     for p in pts:
         subdiv.insert((float(p[0]), float(p[1])))
-    index = {(round(float(p[0]), 3), round(float(p[1]), 3)): i for i, p in enumerate(pts)}
     triangles = []
     for t in subdiv.getTriangleList():
-        corners = [index.get((round(float(t[k]), 3), round(float(t[k + 1]), 3))) for k in (0, 2, 4)]
-        if None not in corners:
-            triangles.append(corners)
+        # each corner is the input point it lies on (Subdiv2D's float32 copies); a corner on none of
+        # them is one of the subdivision's virtual outer vertices
+        corners = t.reshape(3, 2).astype(np.float64)
+        dist = np.linalg.norm(pts[None, :, :] - corners[:, None, :], axis=2)
+        nearest = dist.argmin(axis=1)
+        if np.all(dist[np.arange(3), nearest] < 0.05) and len(set(nearest.tolist())) == 3:
+            triangles.append(nearest.tolist())
     return np.array(sorted(triangles), np.int32)
 
 
-CANONICAL_VERTICES = _canonical_vertices()
-TRIANGLES = delaunay(CANONICAL_VERTICES)
+def _far_strip(first_far: int) -> np.ndarray:
+    """Triangles between the outer ring and the far ring (vertex ``first_far`` onward), one quad per jaw segment."""
+    outer = len(MESH_LANDMARKS) + 17 * (len(RING_DISTANCES) - 1)
+    tris = []
+    for i in range(16):
+        a, b, fa, fb = outer + i, outer + i + 1, first_far + i, first_far + i + 1
+        tris += [[a, b, fb], [a, fb, fa]]
+    return np.array(tris, np.int32)
+
+
+_NEAR = _canonical_vertices()
+CANONICAL_VERTICES = np.vstack([_NEAR, MEAN_SHAPE[0:17] + FAR_RING * jaw_normals(MEAN_SHAPE[0:17], MEAN_SHAPE[30])])
+TRIANGLES = np.vstack([delaunay(_NEAR), _far_strip(len(_NEAR))])

@@ -36,6 +36,7 @@ EAR_OVER, EAR_UNDER = (1.3, 0.18), (1.27, 0.6)  # over the ear, behind its lobe 
 HANG_PIVOT = (1.0, 0.95)  # the point of the mask's attached side (own frame, x for the +x side) that hangs
 HANG_ANCHOR_X, HANG_ANCHOR_Y = (1.38, 1.62), (0.85, 1.25)  # where it hangs: under the lobe, beside the jaw
 HANG_ANGLE = (60.0, 105.0)  # degrees the mask swings down from worn-flat
+HANG_EDGE_ON = (0.45, 1.0)  # how much of its height faces the camera (it hangs turned about its long side)
 HANG_CLEAR = (0.66, 1.45)  # the mask stays outside |x| < 0.66 above y 1.45: mouth, nose and lips stay bare
 LOWEST = 2.62  # nothing is drawn below this (the mesh ends under the neck)
 
@@ -163,6 +164,7 @@ class Hang:
     angle: float  # radians, image orientation (y down)
     pivot: tuple[float, float]
     anchor: tuple[float, float]
+    edge_on: float = 1.0  # the mask's height foreshortened: it hangs turned partly edge-on to the camera
 
     @property
     def rotation(self) -> np.ndarray:
@@ -171,10 +173,12 @@ class Hang:
 
     def forward(self, scaled: np.ndarray) -> np.ndarray:
         """Points of the scaled own frame to the canonical frame."""
-        return (np.asarray(scaled, np.float64) - self.pivot) @ self.rotation.T + self.anchor
+        d = (np.asarray(scaled, np.float64) - self.pivot) * [1.0, self.edge_on]
+        return d @ self.rotation.T + self.anchor
 
     def inverse(self, canonical: np.ndarray) -> np.ndarray:
-        return (np.asarray(canonical, np.float64) - self.anchor) @ self.rotation + self.pivot
+        d = (np.asarray(canonical, np.float64) - self.anchor) @ self.rotation
+        return d / [1.0, self.edge_on] + self.pivot
 
 
 def sample_hang(rng: np.random.Generator, sides: tuple[bool, bool], box: tuple[float, float, float, float],
@@ -190,7 +194,8 @@ def sample_hang(rng: np.random.Generator, sides: tuple[bool, bool], box: tuple[f
         sign = visible[int(rng.integers(len(visible)))]
         swing = np.radians(rng.uniform(*HANG_ANGLE))
         anchor = (sign * rng.uniform(*HANG_ANCHOR_X), rng.uniform(*HANG_ANCHOR_Y))
-        hang = Hang(sign, -sign * swing, (sign * HANG_PIVOT[0], HANG_PIVOT[1]), anchor)
+        hang = Hang(sign, -sign * swing, (sign * HANG_PIVOT[0], HANG_PIVOT[1]), anchor,
+                    float(rng.uniform(*HANG_EDGE_ON)))
         pts = hang.forward(grid)
         if not np.any((np.abs(pts[:, 0]) < HANG_CLEAR[0]) & (pts[:, 1] < HANG_CLEAR[1])):
             return hang
@@ -198,8 +203,8 @@ def sample_hang(rng: np.random.Generator, sides: tuple[bool, bool], box: tuple[f
     pts = hang.forward(grid)
     inside = (pts[:, 1] < HANG_CLEAR[1])
     reach = float(np.max(HANG_CLEAR[0] - hang.sign * pts[inside, 0], initial=0.0))
-    return Hang(hang.sign, hang.angle, hang.pivot, (hang.anchor[0] + hang.sign * max(reach, 0.0),
-                                                      hang.anchor[1]))
+    return Hang(hang.sign, hang.angle, hang.pivot, (hang.anchor[0] + hang.sign * max(reach, 0.0), hang.anchor[1]),
+                hang.edge_on)
 
 
 class Canvas:

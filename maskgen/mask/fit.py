@@ -1,7 +1,7 @@
 """Fit: map the canonical face frame onto a photographed face.
 
 The mesh's vertices are the face's own landmarks (60 of them) plus rings pushed out beyond the
-jaw and above the brows. Each canonical triangle maps affinely onto its image triangle, so a mask
+jaw (the farthest beside the jaw and down the neck) and above the brows. Each canonical triangle maps affinely onto its image triangle, so a mask
 drawn in the canonical frame bends with the jaw, nose and chin of the real face: a turned face
 compresses the far side, a tilted face rotates it. Points outside the landmarks are extrapolated
 with the face's overall affine pose, shortened on the far side of a turned face.
@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 
 from maskgen.detect.landmarks import roll_angle
-from maskgen.mask.canonical import (BROW_LIFT, CANONICAL_VERTICES, MEAN_SHAPE, MESH_LANDMARKS, RING_DISTANCES,
-                                    TRIANGLES, jaw_normals)
+from maskgen.mask.canonical import (BROW_LIFT, CANONICAL_VERTICES, FAR_RING, MEAN_SHAPE, MESH_LANDMARKS,
+                                    RING_DISTANCES, TRIANGLES, jaw_normals)
 
 POSE_LANDMARKS = np.r_[0:17, 27:48]  # jaw, nose and eyes: stable under expressions
 
@@ -139,6 +139,9 @@ def build_mesh(landmarks: np.ndarray) -> FaceMesh:
         image_pts.append(lm[0:17] + delta @ linear.T)
     lift = np.array([0.0, -BROW_LIFT]) @ linear.T
     image_pts.append(lm[17:27] + lift)
+    delta = FAR_RING * canon_normals
+    factor = np.where(delta[:, 0] < 0, f_left, f_right)
+    image_pts.append(lm[0:17] + np.stack([delta[:, 0] * factor, delta[:, 1]], axis=1) @ linear.T)
     return FaceMesh(CANONICAL_VERTICES, np.vstack(image_pts), TRIANGLES, linear, offset, (f_left, f_right))
 
 
