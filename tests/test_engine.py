@@ -273,3 +273,23 @@ def test_ear_wear_hangs_a_mask_beside_the_jaw_from_one_ear(astronaut, astro_face
     assert sides == {-1.0, 1.0}
     r = maskgen.mask_face(astronaut, astro_face, maskgen.MaskOptions(mask_type="n95", wear="ear"), seed=0)
     assert r.faces[0].attributes.wear == "chin"
+
+
+def test_a_hanging_mask_lies_inside_the_face_mesh():
+    """What a mask hanging from an ear covers lies inside the control mesh (pixels outside it are never
+    drawn: the mask would end in a hard edge), down to the lowest row anything is drawn."""
+    from maskgen.mask.canonical import CANONICAL_VERTICES, TRIANGLES
+    from maskgen.mask.canvas import LOWEST, sample_hang
+    from maskgen.mask.fit import _locate
+
+    rng = np.random.default_rng(0)
+    outside = total = 0
+    for _ in range(200):
+        hw = 1.25 * rng.uniform(0.9, 1.1)
+        hang = sample_hang(rng, (True, True), (-hw, 0.2, hw, 2.0))
+        gx, gy = np.meshgrid(np.linspace(-hw - 0.3, hw + 0.3, 25), np.linspace(0.1, 2.1, 15))
+        pts = hang.forward(np.stack([gx.ravel(), gy.ravel()], axis=1))
+        pts = pts[pts[:, 1] <= LOWEST]
+        outside += int((_locate(CANONICAL_VERTICES, TRIANGLES, pts) < 0).sum())
+        total += len(pts)
+    assert outside <= 0.001 * total, (outside, total)

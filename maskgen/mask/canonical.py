@@ -90,7 +90,7 @@ BROW_LIFT = 0.45
 # a far ring beside the jaw and neck, joined to the outer ring by a strip of triangles (the Delaunay mesh of
 # the rest is left as it is): what is drawn there (a mask hanging from an ear, a wide scarf) bends with the
 # face instead of being cut at the mesh's edge
-FAR_RING = 1.8
+FAR_RING = 2.6
 
 
 def jaw_normals(jaw: np.ndarray, centre: np.ndarray) -> np.ndarray:
