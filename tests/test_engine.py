@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import maskgen
+from maskgen.crops import face_square
 from maskgen.mask.catalog import get_mask_type, list_mask_types
 from maskgen.mask.options import WEAR_STYLES
 from maskgen.verify.coverage import changed_pixels, coverage, rim_fraction
@@ -255,7 +256,8 @@ def test_ear_wear_hangs_a_mask_beside_the_jaw_from_one_ear(astronaut, astro_face
     centre_x = lm[[27, 30, 33, 51, 57]][:, 0].mean()
     brow_y, mouth_y, chin_y = lm[17:27, 1].mean(), lm[48:68, 1].mean(), lm[8, 1]
     half_jaw = (lm[16, 0] - lm[0, 0]) / 2
-    sides = set()
+    square = face_square(astro_face.box, 0.25)  # a face crop at the middle margin of training crops
+    sides, shown = set(), []
     for i, mask_type in enumerate(EAR_LOOPED * 2):
         r = maskgen.mask_face(astronaut, astro_face, maskgen.MaskOptions(mask_type=mask_type, wear="ear"), seed=i)
         assert r.faces[0].attributes.wear == "ear"
@@ -270,7 +272,12 @@ def test_ear_wear_hangs_a_mask_beside_the_jaw_from_one_ear(astronaut, astro_face
         assert ys.min() > brow_y, where  # the loops go over the ears, not over the brows
         assert ys.max() > chin_y, where  # the mask hangs below the chin line
         assert ys.min() < mouth_y, where  # ...and its loops run up toward the ear
+        x0, y0, x1, y1 = square
+        in_crop = (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
+        shown.append(in_crop.mean())
+        assert shown[-1] > 0.35, where
     assert sides == {-1.0, 1.0}
+    assert np.mean(shown) > 0.52, shown  # the face crop shows most of it (it hung outside, 0.43, before)
     r = maskgen.mask_face(astronaut, astro_face, maskgen.MaskOptions(mask_type="n95", wear="ear"), seed=0)
     assert r.faces[0].attributes.wear == "chin"
 

@@ -34,7 +34,7 @@ CHIN_RISE, CHIN_DROP = 1.0, 8.6
 # swung down beside the jaw and neck; where each ear's loops hook on, in the canonical frame
 EAR_OVER, EAR_UNDER = (1.3, 0.18), (1.27, 0.6)  # over the ear, behind its lobe (x for the +x ear)
 HANG_PIVOT = (1.0, 0.95)  # the point of the mask's attached side (own frame, x for the +x side) that hangs
-HANG_ANCHOR_X, HANG_ANCHOR_Y = (1.38, 1.62), (0.85, 1.25)  # where it hangs: under the lobe, beside the jaw
+HANG_ANCHOR_X, HANG_ANCHOR_Y = (1.0, 1.3), (0.95, 1.35)  # where it hangs: under the lobe, over the jaw line
 HANG_ANGLE = (60.0, 105.0)  # degrees the mask swings down from worn-flat
 HANG_EDGE_ON = (0.45, 1.0)  # how much of its height faces the camera (it hangs turned about its long side)
 HANG_CLEAR = (0.66, 1.45)  # the mask stays outside |x| < 0.66 above y 1.45: mouth, nose and lips stay bare
