@@ -30,6 +30,7 @@ TARGETS = {
     "correct": lambda c: c["nose"] >= 0.95 and c["mouth"] >= 0.95 and c["chin"] >= 0.95 and c["eyes"] < 0.02,
     "nose": lambda c: c["nose"] <= 0.05 and c["mouth"] >= 0.95 and c["eyes"] < 0.02,
     "chin": lambda c: c["nose"] <= 0.05 and c["mouth"] <= 0.05 and c["eyes"] < 0.02,
+    "ear": lambda c: c["nose"] <= 0.05 and c["mouth"] <= 0.05 and c["eyes"] < 0.02,  # hanging beside the jaw
 }
 
 
