@@ -189,7 +189,6 @@ def sample_hang(rng: np.random.Generator, sides: tuple[bool, bool], box: tuple[f
     x0, y0, x1, y1 = box
     gx, gy = np.meshgrid(np.linspace(x0, x1, 13), np.linspace(y0, y1, 9))
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    hang = None
     for _ in range(tries):
         sign = visible[int(rng.integers(len(visible)))]
         swing = np.radians(rng.uniform(*HANG_ANGLE))
@@ -200,7 +199,6 @@ def sample_hang(rng: np.random.Generator, sides: tuple[bool, bool], box: tuple[f
         if not np.any((np.abs(pts[:, 0]) < HANG_CLEAR[0]) & (pts[:, 1] < HANG_CLEAR[1])):
             return hang
     # the last draw moved out until clear (a very wide mask)
-    pts = hang.forward(grid)
     inside = (pts[:, 1] < HANG_CLEAR[1])
     reach = float(np.max(HANG_CLEAR[0] - hang.sign * pts[inside, 0], initial=0.0))
     return Hang(hang.sign, hang.angle, hang.pivot, (hang.anchor[0] + hang.sign * max(reach, 0.0), hang.anchor[1]),
@@ -319,6 +317,11 @@ def jaw_body(c: Canvas, top_fn, side_margin: float, chin_margin: float, first: i
     return body, outline
 
 
+def ear_points(sign: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where the loops of the ``sign`` side's ear hook on (canonical): over the ear, behind its lobe."""
+    return np.array([sign * EAR_OVER[0], EAR_OVER[1]]), np.array([sign * EAR_UNDER[0], EAR_UNDER[1]])
+
+
 def ear_loops(c: Canvas, corners_top, corners_bottom, width: float = 0.04) -> np.ndarray:
     """Ear loops from the mask's side corners over each ear and behind its lobe (visible sides only).
 
@@ -332,7 +335,7 @@ def ear_loops(c: Canvas, corners_top, corners_bottom, width: float = 0.04) -> np
             continue
         if not c.sides[side]:
             continue
-        over, under = np.array([sign * EAR_OVER[0], EAR_OVER[1]]), np.array([sign * EAR_UNDER[0], EAR_UNDER[1]])
+        over, under = ear_points(sign)
         upper = catmull_rom(np.array([t, (t + over) / 2 + [0, -0.03], over]), closed=False, samples=8)
         lower = catmull_rom(np.array([b, (b + under) / 2 + [sign * 0.05, 0.06], under]), closed=False, samples=8)
         loops = np.maximum(loops, c.stroke(upper, width))
@@ -344,7 +347,7 @@ def _hanging_loops(c: Canvas, sign: int, t: np.ndarray, b: np.ndarray, width: fl
     """The loops of one side of a mask hanging from an ear: on the ear's side both run up to the ear
     (taut, over it and behind its lobe); on the other side they hang slack, a loop drooping out."""
     if sign == c.hang.sign:
-        ear = c.canonical_to_own(np.array([[sign * EAR_OVER[0], EAR_OVER[1]], [sign * EAR_UNDER[0], EAR_UNDER[1]]]))
+        ear = c.canonical_to_own(np.array(ear_points(sign)))
         out = np.zeros_like(c.X)
         for corner, end in ((t, ear[0]), (b, ear[1])):
             mid = (corner + end) / 2 + [0, 0.02]

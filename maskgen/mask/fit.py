@@ -1,8 +1,8 @@
 """Fit: map the canonical face frame onto a photographed face.
 
 The mesh's vertices are the face's own landmarks (60 of them) plus rings pushed out beyond the
-jaw (the farthest beside the jaw and down the neck) and above the brows. Each canonical triangle maps affinely onto its image triangle, so a mask
-drawn in the canonical frame bends with the jaw, nose and chin of the real face: a turned face
+jaw (the farthest beside the jaw and down the neck) and above the brows. Each canonical triangle
+maps affinely onto its image triangle, so a mask drawn in the canonical frame bends with the jaw, nose and chin of the real face: a turned face
 compresses the far side, a tilted face rotates it. Points outside the landmarks are extrapolated
 with the face's overall affine pose, shortened on the far side of a turned face.
 """
@@ -131,17 +131,15 @@ def build_mesh(landmarks: np.ndarray) -> FaceMesh:
 
     canon_jaw = MEAN_SHAPE[0:17]
     canon_normals = jaw_normals(canon_jaw, MEAN_SHAPE[30])
-    image_pts = [lm[MESH_LANDMARKS]]
-    for d in RING_DISTANCES:
+
+    def ring(d: float) -> np.ndarray:
+        """The jaw pushed out by ``d`` units, each side foreshortened as the face is turned."""
         delta = d * canon_normals
         factor = np.where(delta[:, 0] < 0, f_left, f_right)
-        delta = np.stack([delta[:, 0] * factor, delta[:, 1]], axis=1)
-        image_pts.append(lm[0:17] + delta @ linear.T)
+        return lm[0:17] + np.stack([delta[:, 0] * factor, delta[:, 1]], axis=1) @ linear.T
+
     lift = np.array([0.0, -BROW_LIFT]) @ linear.T
-    image_pts.append(lm[17:27] + lift)
-    delta = FAR_RING * canon_normals
-    factor = np.where(delta[:, 0] < 0, f_left, f_right)
-    image_pts.append(lm[0:17] + np.stack([delta[:, 0] * factor, delta[:, 1]], axis=1) @ linear.T)
+    image_pts = [lm[MESH_LANDMARKS], *(ring(d) for d in RING_DISTANCES), lm[17:27] + lift, ring(FAR_RING)]
     return FaceMesh(CANONICAL_VERTICES, np.vstack(image_pts), TRIANGLES, linear, offset, (f_left, f_right))
 
 
