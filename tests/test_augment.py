@@ -479,3 +479,24 @@ def test_bad_inputs():
         A.augment(np.zeros((8, 8), np.uint8), [], [], None, "none")
     with pytest.raises(ValueError, match="alpha"):
         A.augment(np.zeros((8, 8, 3), np.uint8), [None], [np.zeros(4)], [np.zeros((4, 4))], "none")
+
+
+def test_mask_visible_measures_what_is_left_of_the_mask(astro_face):
+    """Zooming in or out keeps the whole mask in sight (share 1: measured at the face's scale); a face
+    crop that cuts the lower face, or a hand over the mouth, leaves less, as the alpha's pixels say."""
+    image, lm, box, alpha = astro_face
+    rng = np.random.default_rng(0)
+    assert A.augment(image, [lm], [box], alphas=[alpha], preset="none").mask_visible == [1.0]
+    assert A.augment(image, [lm], [box], preset="light", rng=rng).mask_visible == []
+    for zoom in (0.8, 1.15):
+        res = A.augment(image, [lm], [box], alphas=[alpha], preset={"scale": [zoom, zoom]}, rng=rng)
+        assert res.mask_visible[0] == pytest.approx(1.0, abs=0.03)
+    res = A.augment(image, [lm], [box], alphas=[alpha], preset={"face_crop": [0.6, 0.6]}, rng=np.random.default_rng(3))
+    rows = np.flatnonzero(res.alphas[0].max(axis=1) > 0.5)
+    assert res.mask_visible[0] < 0.9 and rows.max() >= image.shape[0] - 3  # cut at the bottom edge
+    hands = [A.augment(image, [lm], [box], alphas=[alpha], preset={"hand": [1.0, 1.1]}, rng=np.random.default_rng(s))
+             for s in range(6)]
+    covered = [1 - h.alphas[0].sum() / alpha.sum() for h in hands]
+    for h, c in zip(hands, covered):
+        assert h.mask_visible[0] == pytest.approx(1 - c, abs=1e-6)
+    assert max(covered) > 0.1

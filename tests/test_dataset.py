@@ -505,3 +505,33 @@ def test_killed_after_merge_before_cleanup(src, full, tmp_path, monkeypatch):
     s = build(src, late, **FULL)
     assert s.processed == 0
     assert tree_digest(late) == tree_digest(out)
+
+
+def _green_share(image: np.ndarray) -> float:
+    """Share of pixels of a pure green mask (shaded by the face's light), on the astronaut, where
+    nothing else is green."""
+    im = image.astype(int)
+    return float(((im[..., 1] > im[..., 0] + 50) & (im[..., 1] > im[..., 2] + 50)).mean())
+
+
+def test_a_crop_that_hides_the_mask_is_drawn_again(tmp_path, astronaut):
+    """Masks worn on the chin under tight face crops: without the check (min_mask_visible 0) written
+    crops labelled incorrect_mask show little or none of the mask; by default a draw that hides most of
+    it is drawn again, and every written crop shows the mask, measured on its pixels by the mask's
+    colour (a fully visible mask covers about a quarter of the crop here)."""
+    save(tmp_path / "src" / "astro.png", astronaut)
+    options = dict(crop="face", crop_size=128, variants=12, negatives=0, wear="chin", color="#00ff00",
+                   texture="none", mask_type="surgical,cloth,kn95", augment={"face_crop": [0.95, 1.3]},
+                   split="1,0,0", seed=0)
+    shares = {}
+    for check in (0.0, 0.5):
+        out = tmp_path / f"out{check}"
+        build(tmp_path / "src", out, min_mask_visible=check, **options)
+        rows = read_manifest(out)
+        assert {r["label"] for r in rows} == {"incorrect_mask"}
+        shares[check] = [_green_share(read_image(out / r["file_name"])) for r in rows]
+        skipped = read_skipped(out)
+        assert all(s["kind"] == "mask_hidden" and s["variant"] != "" for s in skipped), skipped
+        assert len(rows) + len(skipped) == options["variants"]
+    assert min(shares[0.0]) < 0.02  # some crops hide the mask under that label
+    assert len(shares[0.5]) >= 4 and min(shares[0.5]) > 0.1

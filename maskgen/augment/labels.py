@@ -57,6 +57,19 @@ def visible_fraction(box: np.ndarray, w: int, h: int) -> float:
     return intersection(box, (0.0, 0.0, w, h)) / area if area > 0 else 0.0
 
 
+def mask_share(alpha_before, box_before, alpha_after, box_after) -> float | None:
+    """Share of a mask left visible after augmentation (cut off by a crop, covered by a hand), at the
+    face's scale: the alpha's sum per unit of face-box area (the moved, unclipped box) after, over
+    before, at most 1. None for a face without a mask."""
+    if alpha_before is None or alpha_after is None:
+        return None
+    before = float(np.sum(alpha_before, dtype=np.float64)) / max(box_area(box_before), 1e-9)
+    if before <= 0:
+        return None
+    after = float(np.sum(alpha_after, dtype=np.float64)) / max(box_area(box_after), 1e-9)
+    return min(1.0, after / before)
+
+
 def keypoints(landmarks: list, boxes: list) -> list[np.ndarray]:
     """Per face, the points imgaug moves (pixel-edge coordinates): its landmarks, if any, then its box points."""
     # imgaug keypoints use pixel-edge coordinates: landmark index x is the edge x - 0.5

@@ -18,7 +18,8 @@ import numpy as np
 import maskgen.augment.capture as capture
 import maskgen.augment.occluders as occluders
 import maskgen.augment.turn as turn
-from maskgen.augment.labels import box_from_points, check_inputs, keypoints, labels_from_keypoints, visible_fraction
+from maskgen.augment.labels import (box_from_points, check_inputs, keypoints, labels_from_keypoints, mask_share,
+                                    visible_fraction)
 from maskgen.augment.parameters import sample_parameters
 from maskgen.augment.spec import PRESET_SPECS, resolve_spec
 from maskgen.boxes import box_area
@@ -50,6 +51,8 @@ class AugmentResult:
     alphas: list[np.ndarray]  # per face HxW float32 0..1, geometry only ([] when alphas=None)
     visible: list[float]  # per face: share of the moved, unclipped box inside the frame
     applied: list[str]  # what ran, with the exact parameters used
+    # per face: share of its mask still visible (not cropped away nor covered), None without an alpha
+    mask_visible: list[float | None] = None
 
 
 def augment(image: np.ndarray, landmarks, boxes, alphas=None, preset="light",
@@ -59,9 +62,10 @@ def augment(image: np.ndarray, landmarks, boxes, alphas=None, preset="light",
     ``preset`` is one of :data:`~maskgen.augment.spec.PRESETS` or a spec dict (format in
     :mod:`maskgen.augment.spec`); ``rng`` drives every random choice and is required unless the
     preset is ``"none"``. ``landmarks`` may be None, or hold None for a face without landmarks;
-    ``alphas`` may be None.
+    ``alphas`` may be None; with them, ``mask_visible`` says how much of each mask is left in sight.
     """
     landmarks, boxes, alphas = check_inputs(image, landmarks, boxes, alphas)
+    given_alphas, given_boxes = alphas, boxes
     spec = resolve_spec(preset)
     h, w = image.shape[:2]
     if spec is PRESET_SPECS["none"]:
@@ -79,7 +83,9 @@ def augment(image: np.ndarray, landmarks, boxes, alphas=None, preset="light",
     alphas_out = [] if alphas is None else [
         None if a is None else np.ascontiguousarray(a, dtype=np.float32) for a in alphas]
     img = _photometric_stage(s, img, image, applied, capture.largest_box(out_boxes))
-    return AugmentResult(img, out_landmarks, out_boxes, alphas_out, visible, applied)
+    shown = [] if alphas is None else [mask_share(a0, b0, a1, box_from_points(p[-3:]))
+                                       for a0, b0, a1, p in zip(given_alphas, given_boxes, alphas, points)]
+    return AugmentResult(img, out_landmarks, out_boxes, alphas_out, visible, applied, shown)
 
 
 def _unchanged(image, landmarks, boxes, alphas) -> AugmentResult:
@@ -88,7 +94,8 @@ def _unchanged(image, landmarks, boxes, alphas) -> AugmentResult:
     alphas_out = [] if alphas is None else [None if a is None else np.asarray(a, np.float32) for a in alphas]
     return AugmentResult(image, [None if lm is None else lm.copy() for lm in landmarks],
                          [np.clip(b, 0, [w, h, w, h]) for b in boxes], alphas_out,
-                         [visible_fraction(b, w, h) for b in boxes], [])
+                         [visible_fraction(b, w, h) for b in boxes], [],
+                         [None if a is None else mask_share(a, b, a, b) for a, b in zip(alphas_out, boxes)])
 
 
 def _flip(s: dict, image, landmarks, boxes, alphas, applied: list):

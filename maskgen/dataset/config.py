@@ -120,6 +120,9 @@ OPTIONS = (
            what="augmentation", metavar="none|light|heavy|realistic|FILE"),
     Option("min_visible", 0.5, "Drop a face with less than this fraction of its box left in the frame after "
                                "augmentation.", kind=float, low=0, high=1, flag=None),
+    Option("min_mask_visible", 0.5, "Draw the augmentation (and crop) again when less than this share of a mask "
+                                    "is left in sight (cut off, or under a hand): its label would not fit "
+                                    "its pixels.", kind=float, low=0, high=1, flag=None),
     Option("image_format", "jpg", "Output image format.", choices=OUTPUT_FORMATS, what="output format",
            flag="--format"),
     Option("quality", 95, "JPEG / WebP quality.", kind=int, low=1, high=100),
@@ -165,6 +168,8 @@ class DatasetConfig:
     augment: ``'none'``, ``'light'``, ``'heavy'``, a config file path, or a spec dict.
     min_visible: a face whose box keeps less than this fraction inside the frame after
     augmentation is dropped (and listed in skipped.csv).
+    min_mask_visible: an output (a face's crop, in crop mode) that keeps less than this share of a mask
+    in sight is drawn again (:data:`maskgen.dataset.job.AUGMENT_DRAWS` draws at most), then dropped.
     image_format, quality: output encoding (``jpg``, ``png`` or ``webp``; quality for jpg/webp).
     max_pixels: larger sources are skipped before decoding (None or 0: no limit).
 
@@ -188,6 +193,7 @@ class DatasetConfig:
     split: tuple[float, ...] | str = _default("split")
     augment: str | dict = _default("augment")
     min_visible: float = _default("min_visible")
+    min_mask_visible: float = _default("min_mask_visible")
     image_format: str = _default("image_format")
     quality: int = _default("quality")
     max_pixels: int | None = _default("max_pixels")

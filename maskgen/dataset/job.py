@@ -36,6 +36,8 @@ REUSE = True  # per-photo work (each face's mesh and lighting) done once and reu
 
 # purpose keys of the per-source random streams (never renumber: outputs depend on them)
 _WEAR, _MASK, _AUG, _CROP, _NEG, _NEG_AUG, _NEG_CROP = range(1, 8)
+REDRAW_KEY = 8  # a redrawn augmentation's or crop's stream: (purpose, ..., REDRAW_KEY, draw)
+AUGMENT_DRAWS = 8  # draws of an output's augmentation before a face its labels no longer fit is skipped
 
 
 def source_rng(seed: int, *key: int) -> np.random.Generator:
@@ -65,11 +67,11 @@ def _negative_count(cfg, seed: int) -> int:
 
 def _crop_face(image, box, landmarks, rng, size):
     """A randomly framed square crop of one face, with its box and landmarks in the crop's pixels
-    (mapped through the square the crop was cut with, which lies inside the frame)."""
+    (mapped through the square the crop was cut with, which lies inside the frame), and that square."""
     crop, used = cut_square(image, sample_square(box, rng), size)
     lm = np.clip(points_in_crop(landmarks, used, size), 0, size - 1)
     b = np.clip(box_in_crop(box, used, size), 0, size)
-    return crop, b, lm
+    return crop, b, lm, used
 
 
 class _Work:
@@ -171,13 +173,13 @@ class _Work:
         for j in range(_negative_count(cfg, self.seed)):
             self.negative(image, good, j)
 
-    def _augment(self, image, landmarks, boxes, rng):
+    def _augment(self, image, landmarks, boxes, rng, alphas=None):
         with self.stage("augment"):
             if self.cfg.augment == "none":
-                return unaugmented(image, landmarks, boxes)
+                return unaugmented(image, landmarks, boxes, alphas)
             from maskgen.augment import augment  # imgaug: heavy
 
-            return augment(image, landmarks, boxes, preset=self.cfg.augment, rng=rng)
+            return augment(image, landmarks, boxes, alphas=alphas, preset=self.cfg.augment, rng=rng)
 
     def masked_variant(self, image, good, k: int, prepared=None) -> None:
         from maskgen.mask.masker import mask_faces
@@ -194,72 +196,113 @@ class _Work:
         masked = [(index.get(id(m.face), _match(m.face, good)), m) for m in result.faces]
         if not masked:
             return
-        aug = self._augment(result.image, [m.face.landmarks for _, m in masked],
-                            [m.face.box for _, m in masked], _rng(self.seed, _AUG, k))
-        keep = []
-        for j, (i, m) in enumerate(masked):
-            if aug.visible[j] < cfg.min_visible:
-                self.skip("out_of_frame", f"face pushed out of frame by augmentation "
-                                          f"({100 * aug.visible[j]:.0f}% visible)", face_index=i, variant=k)
-            else:
-                keep.append(j)
-        if not keep:
-            return
-        if full:
-            label = WEAR_LABELS[wear]
-            rel = self.write(label, f"{self.stem}_v{k}", aug.image)
-            self.rows.append(self.row(rel, label, k, aug.image, [masked[j][0] for j in keep],
-                                      [aug.boxes[j] for j in keep], [aug.landmarks[j] for j in keep],
-                                      [masked[j][1].attributes for j in keep], aug.applied))
-            return
-        for j in keep:
-            i, m = masked[j]
-            label = WEAR_LABELS[m.attributes.wear]
-            with self.stage("write"):
-                crop, box, lm = _crop_face(aug.image, aug.boxes[j], aug.landmarks[j],
-                                           _rng(self.seed, _CROP, k, i), cfg.crop_size)
-            rel = self.write(label, f"{self.stem}_f{i}_v{k}", crop)
-            self.rows.append(self.row(rel, label, k, crop, i, box, lm, m.attributes, aug.applied))
+        self._outputs(result.image, [i for i, _ in masked], [m.face for _, m in masked], [m.alpha for _, m in masked],
+                      [m.attributes for _, m in masked], (_AUG, _CROP), k, f"_v{k}", WEAR_LABELS[wear] if full else None)
 
     def negative(self, image, good, j: int) -> None:
+        self._outputs(image, [i for i, _ in good], [f for _, f in good], None, None, (_NEG_AUG, _NEG_CROP), j,
+                      f"_n{j}", "without_mask")
+
+    def _outputs(self, image, indexes, faces, alphas, attrs, keys, k: int, suffix: str, label) -> None:
+        """Augment ``image`` and write its output (full mode) or one crop per face, masked (``alphas``
+        and ``attrs`` per face) or not (None, ``label`` without_mask).
+
+        A draw of the augmentation (and of a face's crop) that leaves a face's box mostly out of the
+        frame, or less than ``min_mask_visible`` of its mask in sight (cut off, under a hand), would give
+        the face a label its pixels do not show: it is drawn again, up to ``AUGMENT_DRAWS`` times, each
+        draw from its own seeded stream (the first is the one used before redraws existed); a face no
+        draw keeps is skipped with the last draw's reason. Full mode takes the first draw that keeps
+        every face, else the last draw with the faces it keeps."""
         cfg = self.cfg
-        label = "without_mask"
-        aug = self._augment(image, [f.landmarks for _, f in good], [f.box for _, f in good],
-                            _rng(self.seed, _NEG_AUG, j))
-        keep = []
-        for n, (i, _) in enumerate(good):
-            if aug.visible[n] < cfg.min_visible:
-                self.skip("out_of_frame", f"face pushed out of frame by augmentation "
-                                          f"({100 * aug.visible[n]:.0f}% visible, negative {j})", face_index=i)
-            else:
-                keep.append(n)
-        if not keep:
-            return
-        if cfg.crop == "full":
-            rel = self.write(label, f"{self.stem}_n{j}", aug.image)
-            self.rows.append(self.row(rel, label, j, aug.image, [good[n][0] for n in keep],
-                                      [aug.boxes[n] for n in keep], [aug.landmarks[n] for n in keep],
-                                      None, aug.applied))
-            return
-        for n in keep:
-            i = good[n][0]
-            with self.stage("write"):
-                crop, box, lm = _crop_face(aug.image, aug.boxes[n], aug.landmarks[n],
-                                           _rng(self.seed, _NEG_CROP, j, i), cfg.crop_size)
-            rel = self.write(label, f"{self.stem}_f{i}_n{j}", crop)
-            self.rows.append(self.row(rel, label, j, crop, i, box, lm, None, aug.applied))
+        aug_key, crop_key = keys
+        landmarks, boxes = [f.landmarks for f in faces], [f.box for f in faces]
+        pending = list(range(len(faces)))
+        for draw in range(AUGMENT_DRAWS):
+            last = draw == AUGMENT_DRAWS - 1
+            aug = self._augment(image, landmarks, boxes, _rng(self.seed, aug_key, k, *_draw_key(draw)), alphas)
+            if cfg.crop == "full":
+                why = {n: self._broken(aug, n) for n in pending}
+                keep = [n for n in pending if why[n] is None]
+                if len(keep) < len(pending) and not last:
+                    continue
+                for n in pending:
+                    if why[n] is not None:
+                        self.skip(*why[n], face_index=indexes[n], variant=k)
+                if keep:
+                    rel = self.write(label, f"{self.stem}{suffix}", aug.image)
+                    self.rows.append(self.row(rel, label, k, aug.image, [indexes[n] for n in keep],
+                                              [aug.boxes[n] for n in keep], [aug.landmarks[n] for n in keep],
+                                              None if attrs is None else [attrs[n] for n in keep], aug.applied))
+                return
+            still = []
+            for n in pending:
+                i = indexes[n]
+                crop = box = lm = None
+                why = self._broken(aug, n, box_only=True)
+                if why is None:
+                    with self.stage("write"):
+                        crop, box, lm, used = _crop_face(aug.image, aug.boxes[n], aug.landmarks[n],
+                                                         _rng(self.seed, crop_key, k, i, *_draw_key(draw)),
+                                                         cfg.crop_size)
+                    why = self._broken(aug, n, share=_share_inside(aug.alphas[n], used) if alphas else 1.0)
+                if why is not None:
+                    if last:
+                        self.skip(*why, face_index=i, variant=k)
+                    else:
+                        still.append(n)
+                    continue
+                row_label = label or WEAR_LABELS[attrs[n].wear]
+                rel = self.write(row_label, f"{self.stem}_f{i}{suffix}", crop)
+                self.rows.append(self.row(rel, row_label, k, crop, i, box, lm,
+                                          None if attrs is None else attrs[n], aug.applied))
+            pending = still
+            if not pending:
+                return
+
+    def _broken(self, aug, n: int, share: float = 1.0, box_only: bool = False):
+        """Why face ``n`` of an augmentation (its crop keeping ``share`` of the mask) cannot keep its
+        label: ``(kind, reason)`` for skipped.csv, or None."""
+        if aug.visible[n] < self.cfg.min_visible:
+            return "out_of_frame", f"face pushed out of frame by augmentation ({100 * aug.visible[n]:.0f}% visible)"
+        shown = aug.mask_visible[n] if aug.mask_visible else None
+        if box_only or shown is None:
+            return None
+        if shown * share < self.cfg.min_mask_visible:
+            return "mask_hidden", (f"mask mostly out of sight after augmentation ({100 * shown * share:.0f}% "
+                                   f"visible: cut off by the crop or covered)")
+        return None
 
 
-def unaugmented(image, landmarks, boxes) -> SimpleNamespace:
+def _draw_key(draw: int) -> tuple[int, ...]:
+    """Spawn-key suffix of a redraw: none for the first draw (its stream is the one used before)."""
+    return () if draw == 0 else (REDRAW_KEY, draw)
+
+
+def _share_inside(alpha, square) -> float:
+    """Share of a mask's alpha inside the square a crop was cut with (1 without a mask)."""
+    if alpha is None:
+        return 1.0
+    total = float(np.sum(alpha, dtype=np.float64))
+    if total <= 0:
+        return 1.0
+    h, w = alpha.shape[:2]
+    x0, y0, x1, y1 = (int(round(v)) for v in square)
+    inside = float(np.sum(alpha[max(0, y0):min(h, y1), max(0, x0):min(w, x1)], dtype=np.float64))
+    return inside / total
+
+
+def unaugmented(image, landmarks, boxes, alphas=None) -> SimpleNamespace:
     """What :func:`maskgen.augment.augment` gives for preset ``'none'`` (the image itself, the labels copied
     and clipped), without importing imgaug (tests/test_speed_paths.py checks that they agree)."""
-    from maskgen.augment.labels import check_inputs, visible_fraction
+    from maskgen.augment.labels import check_inputs, mask_share, visible_fraction
 
-    landmarks, boxes, _ = check_inputs(image, landmarks, boxes, None)
+    landmarks, boxes, alphas = check_inputs(image, landmarks, boxes, alphas)
     h, w = image.shape[:2]
     return SimpleNamespace(image=image, landmarks=[None if lm is None else lm.copy() for lm in landmarks],
                            boxes=[np.clip(b, 0, [w, h, w, h]) for b in boxes],
-                           visible=[visible_fraction(b, w, h) for b in boxes], applied=[])
+                           alphas=[] if alphas is None else alphas,
+                           visible=[visible_fraction(b, w, h) for b in boxes], applied=[],
+                           mask_visible=[] if alphas is None else [mask_share(a, b, a, b) for a, b in zip(alphas, boxes)])
 
 
 def _match(face, good) -> int | None:
