@@ -132,3 +132,18 @@ def test_module_and_function_sizes(module):
 def test_the_checks_see_the_package():
     assert {"maskgen.detect.faces", "maskgen.mask.masker", "maskgen.dataset.build", "maskgen_trainer.train"} <= set(MODULES)
     assert "maskgen.mask.options" in GRAPH["maskgen.mask.masker"]
+
+
+def test_setup_cfg_installs_every_package():
+    """A wheel holds only the packages setup.cfg lists: each folder with an __init__.py must be there
+    (maskgen.augment was missing, so a non-editable install could not import it)."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    listed = set(cfg["options"]["packages"].split())
+    dirs = dict(line.split("=") for line in cfg["options"]["package_dir"].strip().splitlines())
+    folders = {name.strip(): ROOT / folder.strip() for name, folder in dirs.items()}
+    found = {".".join([name, *init.parent.relative_to(folder).parts])
+             for name, folder in folders.items() for init in folder.rglob("__init__.py")}
+    assert "maskgen.augment" in found and found - listed == set()
