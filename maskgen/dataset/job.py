@@ -217,8 +217,10 @@ class _Work:
         aug_key, crop_key = keys
         landmarks, boxes = [f.landmarks for f in faces], [f.box for f in faces]
         pending = list(range(len(faces)))
-        for draw in range(AUGMENT_DRAWS):
-            last = draw == AUGMENT_DRAWS - 1
+        # without augmentation a whole image is the same at every draw: one is enough
+        draws = 1 if cfg.crop == "full" and cfg.augment == "none" else AUGMENT_DRAWS
+        for draw in range(draws):
+            last = draw == draws - 1
             aug = self._augment(image, landmarks, boxes, _rng(self.seed, aug_key, k, *_draw_key(draw)), alphas)
             if cfg.crop == "full":
                 why = {n: self._broken(aug, n) for n in pending}
@@ -237,7 +239,6 @@ class _Work:
             still = []
             for n in pending:
                 i = indexes[n]
-                crop = box = lm = None
                 why = self._broken(aug, n, box_only=True)
                 if why is None:
                     with self.stage("write"):
