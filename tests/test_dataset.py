@@ -284,6 +284,26 @@ def test_two_workers_give_identical_bytes(src, full, tmp_path):
     assert tree_digest(out2) == tree_digest(out)
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="the fork server's start-up path is what is tested")
+def test_workers_import_the_maskgen_their_caller_imported(tmp_path):
+    """A caller that puts another copy of maskgen first on sys.path gets workers running that copy
+    (Python 3.11's fork server would otherwise import the installed one, with other code and bytes)."""
+    import shutil
+    import maskgen
+    copy = tmp_path / "tree"
+    shutil.copytree(Path(maskgen.__file__).parent, copy / "maskgen", ignore=shutil.ignore_patterns("__pycache__"))
+    code = (f"import sys; sys.path.insert(0, {str(copy)!r})\n"
+            "from maskgen.dataset import local_runner\n"
+            "import maskgen\n"
+            "pool = local_runner.mp_context('hog', 'none').Pool(1)\n"
+            "print(maskgen.__file__, pool.apply(eval, (\"__import__('maskgen').__file__\",)))\n"
+            "pool.close(); pool.join()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    caller, worker = done.stdout.split()
+    assert caller == worker == str(copy / "maskgen" / "__init__.py")
+
+
 def test_limit_then_rerun_equals_uninterrupted_run(src, full, tmp_path):
     out, _ = full
     partial = tmp_path / "partial"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import forkserver
@@ -62,15 +63,28 @@ def _start_forkserver(ctx, detector: str, augment=None) -> None:
     (an earlier call in this process) is reused as it is.
     """
     ctx.set_forkserver_preload(preload_modules(augment))
-    saved = os.environ.get(_WARM_ENV)
-    os.environ[_WARM_ENV] = detector  # read by this module when the fork server imports it
+    server_env = {_WARM_ENV: detector,  # read by this module when the fork server imports it
+                  "PYTHONPATH": os.pathsep.join(_import_path())}
+    saved = {key: os.environ.get(key) for key in server_env}
+    os.environ.update(server_env)
     try:
         forkserver.ensure_running()
     finally:
-        if saved is None:
-            os.environ.pop(_WARM_ENV, None)
-        else:
-            os.environ[_WARM_ENV] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _import_path() -> list[str]:
+    """This process's ``sys.path``, for the fork server to import from.
+
+    Python 3.11's fork server is started with the interpreter's default path and ignores the one it is
+    sent, so a process whose ``sys.path`` differs (a source tree put first, as the benchmarks do to run
+    another checkout) would get workers that import another copy of maskgen: other code, other bytes.
+    """
+    return [os.path.abspath(entry) if entry else os.getcwd() for entry in sys.path]
 
 
 def pool_results(tasks: Iterator, workers: int, state: dict) -> Iterator[dict]:
