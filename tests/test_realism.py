@@ -214,6 +214,42 @@ def test_occluders_cover_the_face_not_the_labels(real, op, value):
         assert np.allclose(res.alphas[0][same], alpha[same], atol=0.02)  # a faint edge may round away
 
 
+def test_beard_grows_on_the_jaw_never_on_lips_nose_or_eyes(astronaut, face):
+    lm, box = face.landmarks, face.box
+    lum = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
+    from maskgen.detect.landmarks import region_polygons
+    from maskgen.verify.coverage import polygon_fraction
+    regions = region_polygons(lm)
+    inner_lips = lm[60:68] + (lm[60:68].mean(0) - lm[60:68]) * 0.3
+    styles = set()
+    for seed in range(12):
+        res = A.augment(astronaut, [lm], [box], None, forced(beard=[0.9, 0.9]), np.random.default_rng(seed))
+        assert res.applied == ["beard(density=0.9)"]
+        assert np.array_equal(res.landmarks[0], lm) and res.alphas == []
+        darker = lum(astronaut) - lum(res.image) > 12
+        assert darker.sum() > 0.004 * (box[2] - box[0]) * (box[3] - box[1]), seed
+        ys = np.nonzero(darker)[0]
+        assert ys.min() > lm[36:48, 1].max(), seed  # nothing as high as the eyes
+        for region in ("right_eye", "left_eye", "nose"):
+            assert polygon_fraction(darker, regions[region]) < 0.02, (seed, region)
+        assert polygon_fraction(darker, inner_lips) < 0.05, seed
+        chin = darker[int(lm[57, 1]):int(lm[8, 1]) + 1, int(lm[7, 0]):int(lm[9, 0]) + 1]
+        styles.add("chin" if chin.mean() > 0.2 else "upper lip only")
+    assert styles == {"chin", "upper lip only"}  # beards and goatees; moustaches
+
+
+def test_beard_grows_behind_the_mask(real):
+    image, lm, box, alpha = real
+    grown = 0
+    for seed in range(8):
+        res = A.augment(image, [lm], [box], [alpha], forced(beard=[1.0, 1.0]), np.random.default_rng(seed))
+        assert np.array_equal(res.alphas[0], alpha)  # the mask is in front: its alpha stays whole
+        under = alpha > 0.995
+        assert np.abs(res.image[under].astype(int) - image[under].astype(int)).max() <= 1, seed
+        grown += int((np.abs(res.image.astype(int) - image.astype(int)).max(axis=2) > 12).sum())
+    assert grown > 0  # around the mask's edges, where the jaw shows
+
+
 def test_hand_takes_the_skin_colour(real):
     image, lm, box, alpha = real
     res = A.augment(image, [lm], [box], [alpha], forced(hand=[1.0, 1.0]), np.random.default_rng(1))

@@ -1,4 +1,4 @@
-"""Things in front of a face: a hand over the mouth or chin, strands of hair over the cheeks.
+"""Things on and in front of a face: a beard behind any mask, a hand over the mouth or chin, strands of hair over the cheeks.
 
 Drawn in the face's own frame (eye centres one unit apart, their midpoint the origin, y down; the mouth
 at about (0, 1.05), the chin at (0, 1.8)), from its landmarks or, without them, from its box. A hand
@@ -202,3 +202,102 @@ def draw_hair(image: np.ndarray, frame: FaceFrame, rng: np.random.Generator, cou
             cover[y0:y1, x0:x1] = cover[y0:y1, x0:x1] * (1 - a) + a
     out = image.astype(np.float32) * (1 - cover[..., None]) + prem
     return np.clip(np.round(out), 0, 255).astype(np.uint8), cover
+
+
+BEARD_STYLES = ("full", "stubble", "goatee", "moustache")
+
+
+def _polygon_mask(shape: tuple[int, int], polygons, origin) -> np.ndarray:
+    """Anti-aliased fill (0..1, float32) of image-space polygons in a region of ``shape`` at ``origin``."""
+    layer = np.zeros(shape, np.uint8)
+    for poly in polygons:
+        pts = np.round((np.asarray(poly, np.float64) - origin) * 16).astype(np.int32)
+        cv2.fillPoly(layer, [pts], 255, cv2.LINE_AA, shift=4)
+    return layer.astype(np.float32) / 255.0
+
+
+def _hair_texture(shape: tuple[int, int], rng: np.random.Generator, length: float, angle: float) -> np.ndarray:
+    """Noise smeared along ``angle`` (radians, image space) over ``length`` pixels: hairs, 0..1, mean about 0.5."""
+    k = max(3, int(round(length)) | 1)
+    kernel = np.zeros((k, k), np.float32)
+    c, d = (k - 1) / 2, np.array([np.cos(angle), np.sin(angle)])
+    p0, p1 = np.round((c - d * c) * 16).astype(int), np.round((c + d * c) * 16).astype(int)
+    cv2.line(kernel, tuple(int(v) for v in p0), tuple(int(v) for v in p1), 1.0, 1, cv2.LINE_AA, shift=4)
+    kernel /= max(float(kernel.sum()), 1e-6)
+    smeared = cv2.filter2D(rng.random(shape, dtype=np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT)
+    spread = float(smeared.std()) or 1.0
+    return np.clip(0.5 + 0.22 * (smeared - smeared.mean()) / spread, 0, 1)
+
+
+def draw_beard(image: np.ndarray, landmarks, frame: FaceFrame, rng: np.random.Generator, strength: float,
+               under: np.ndarray | None = None) -> np.ndarray:
+    """Facial hair on the jaw, chin and upper lip: a full beard, stubble, a goatee or a moustache.
+
+    Grows between the jaw line (hanging below it for a long beard) and a cheek line from the sideburns
+    to beside the nose; never on the lips, the nose or above. ``strength`` 0..1 is how dense it is.
+    It is drawn behind any mask: ``under`` (the masks' alphas, summed) keeps it off what they cover,
+    so the alphas stay as they are. Takes the hair colour above the forehead or a natural one, and the
+    photo's light on the face (the skin's own shading, darker under the jaw). Needs 68 landmarks;
+    without them the image comes back unchanged.
+    """
+    if landmarks is None:
+        return image
+    lm = np.asarray(landmarks, np.float64)
+    h, w = image.shape[:2]
+    unit = frame.scale
+    down = frame.v / max(float(np.hypot(*frame.v)), 1e-9)
+    style = BEARD_STYLES[int(rng.integers(len(BEARD_STYLES)))]
+    hang = {"full": rng.uniform(0.05, 0.45), "stubble": 0.02, "goatee": rng.uniform(0.05, 0.35),
+            "moustache": 0.0}[style] * unit
+    centre = lm[27:36].mean(0)
+    jaw = lm[1:16].copy()  # from the sideburns (below the ears' tops) round the chin
+    jaw += (jaw - centre) * 0.04  # just outside the jaw line
+    t = np.linspace(-1, 1, 15)[:, None]
+    jaw += down * hang * np.cos(t * np.pi / 2) ** 2  # hangs most below the chin
+    cheek_r = lm[15] + (lm[54] - lm[15]) * rng.uniform(0.35, 0.6) - down * 0.1 * unit
+    cheek_l = lm[1] + (lm[48] - lm[1]) * rng.uniform(0.35, 0.6) - down * 0.1 * unit
+    under_nose = [lm[35] + down * 0.09 * unit, lm[33] + down * 0.1 * unit, lm[31] + down * 0.09 * unit]
+    region = np.vstack([jaw, [cheek_r], under_nose, [cheek_l]])
+    x0, y0, x1, y1 = _region(region, 0.2 * unit + 4, w, h)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return image
+    origin = np.array([x0, y0], np.float64)
+    shape = (y1 - y0, x1 - x0)
+    density = _polygon_mask(shape, [region], origin)
+    lips = lm[48:60] + (lm[48:60] - lm[48:60].mean(0)) * 0.08
+    density *= 1 - _polygon_mask(shape, [lips], origin)
+    py, px = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    # face-frame coordinates of every pixel: x across (eye distances from the midline), y down
+    rel_x, rel_y = px - frame.origin[0], py - frame.origin[1]
+    fx = (rel_x * frame.u[0] + rel_y * frame.u[1]) / unit ** 2
+    fy = (rel_x * frame.v[0] + rel_y * frame.v[1]) / unit ** 2
+    mouth_top = float(((lm[51] - frame.origin) @ frame.v) / unit ** 2)
+    if style == "goatee":
+        density *= np.clip((0.5 - np.abs(fx)) / 0.12, 0, 1)
+    elif style == "moustache":
+        density *= np.clip((0.6 - np.abs(fx)) / 0.1, 0, 1) * np.clip((mouth_top + 0.04 - fy) / 0.06, 0, 1)
+    density = cv2.GaussianBlur(density, (0, 0), max(0.6, 0.035 * unit))
+    # thinner toward the cheeks and the sideburns, as real beards grow
+    density *= np.clip(1.25 - 0.5 * np.abs(fx), 0.3, 1)
+    fine = style == "stubble"
+    texture = _hair_texture(shape, rng, (0.03 if fine else 0.08) * unit,
+                            float(np.arctan2(down[1], down[0]) + rng.uniform(-0.35, 0.35)))
+    # mostly a darkening of the skin (at training resolution hairs blend into a tone), grained by strands
+    solid = strength * (rng.uniform(0.25, 0.5) if fine else rng.uniform(0.6, 0.95))
+    cover = density * np.clip(solid + 0.5 * strength * (texture - 0.5), 0, 1)
+    if under is not None:
+        cover *= 1 - np.clip(under[y0:y1, x0:x1], 0, 1)
+    found = sampled_colour(image, frame, [[-0.6, -1.25], [0.0, -1.4], [0.6, -1.25]], 0.12)
+    if found is None or rng.random() < 0.6:
+        found = NATURAL_HAIR[int(rng.integers(len(NATURAL_HAIR)))]
+    tone = np.clip(found * rng.uniform(0.45, 0.85), 0, 255)
+    if fine:  # stubble: a bluish-grey shadow of hair under the skin
+        tone = np.clip(0.5 * tone + 0.5 * np.array([70, 66, 68], np.float32), 0, 255)
+    roi = image[y0:y1, x0:x1].astype(np.float32)
+    lum = roi @ np.array([0.299, 0.587, 0.114], np.float32)
+    skin_lum = float(np.median(lum[density > 0.5])) if (density > 0.5).any() else float(lum.mean())
+    light = np.clip(lum / max(skin_lum, 1.0), 0.3, 1.5) ** 0.8
+    hair = tone[None, None, :] * (light * (0.75 + 0.5 * texture))[..., None]
+    out = image.copy()
+    out[y0:y1, x0:x1] = np.clip(np.round(roi * (1 - cover[..., None]) + hair * cover[..., None]), 0, 255).astype(np.uint8)
+    return out

@@ -196,14 +196,20 @@ def _face_crop_stage(s: dict, img, points: list, alphas, applied: list):
 
 
 def _occlusion_stage(s: dict, img, landmarks: list, boxes: list, alphas, applied: list):
-    """A hand and strands of hair over one face; what they cover leaves the mask alphas."""
-    if not boxes or not (s["hand"][0] or s["hair"][0]):
+    """A beard on one face (behind its mask), a hand and strands of hair over it; what the hand and
+    the hair cover leaves the mask alphas."""
+    if not boxes or not (s["hand"][0] or s["hair"][0] or s["beard"][0]):
         return img, alphas
     rng = np.random.default_rng(s["seed"] + 31)
     grey = is_grey(img)
     i = int(rng.integers(len(boxes)))
     frame = occluders.FaceFrame(landmarks[i], boxes[i])
     covers = []
+    if s["beard"][0]:  # its own stream: the hand and hair draws stay as they were
+        masks = None if not alphas or all(a is None for a in alphas) else sum(a for a in alphas if a is not None)
+        img = occluders.draw_beard(img, landmarks[i], frame, np.random.default_rng(s["seed"] + 37), s["beard"][1],
+                                   under=masks)
+        applied.append(f"beard(density={s['beard'][1]:g})")
     if s["hand"][0]:
         img, cover = occluders.draw_hand(img, frame, rng, s["hand"][1])
         covers.append(cover)
@@ -214,7 +220,7 @@ def _occlusion_stage(s: dict, img, landmarks: list, boxes: list, alphas, applied
         applied.append(f"hair(strands={s['hair'][1]})")
     if grey:  # a hand on a black-and-white photo is black and white too
         img = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-    if alphas is not None:
+    if alphas is not None and covers:
         kept = np.prod([1 - c for c in covers], axis=0).astype(np.float32)
         alphas = [None if a is None else a * kept for a in alphas]
     return img, alphas
