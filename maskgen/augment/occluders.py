@@ -1,4 +1,5 @@
-"""Things on and in front of a face: a beard behind any mask, a hand over the mouth or chin, strands of hair over the cheeks.
+"""Things on and in front of a face: a beard behind any mask, a hand over the mouth or chin, strands of
+hair over the cheeks.
 
 Drawn in the face's own frame (eye centres one unit apart, their midpoint the origin, y down; the mouth
 at about (0, 1.05), the chin at (0, 1.8)), from its landmarks or, without them, from its box. A hand
@@ -299,5 +300,6 @@ def draw_beard(image: np.ndarray, landmarks, frame: FaceFrame, rng: np.random.Ge
     light = np.clip(lum / max(skin_lum, 1.0), 0.3, 1.5) ** 0.8
     hair = tone[None, None, :] * (light * (0.75 + 0.5 * texture))[..., None]
     out = image.copy()
-    out[y0:y1, x0:x1] = np.clip(np.round(roi * (1 - cover[..., None]) + hair * cover[..., None]), 0, 255).astype(np.uint8)
+    blended = roi * (1 - cover[..., None]) + hair * cover[..., None]
+    out[y0:y1, x0:x1] = np.clip(np.round(blended), 0, 255).astype(np.uint8)
     return out
