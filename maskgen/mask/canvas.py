@@ -26,12 +26,10 @@ TOP = 0.20  # canonical y of a correctly worn mask's top edge on the nose bridge
 WEAR_TOP = {"correct": TOP, "nose": 0.815, "chin": 1.37}  # canonical y of the top edge per wear style
 WEAR_SQUASH = {"correct": 1.0, "nose": 0.96, "chin": 0.8}  # vertical squash per wear style
 NOSE_WEAR_LIFT = 0.09  # how far the sides rise when the mask sits under the nose
-# a mask pulled down sits anywhere from just under the lower lip to below the chin, on the neck (real
-# photos show all of these; real_dev's incorrectly worn masks called unmasked were mostly on the neck,
-# a band of mask and its loops at the crop's bottom): the sampled top shift (attrs.top, -0.04..0.05 at
-# full jitter) moves the chin-worn top edge up by CHIN_RISE or down by CHIN_DROP per unit, from
-# WEAR_TOP["chin"] to about 2.02 (the chin is at 1.8); about one in five lies wholly under the chin
-CHIN_RISE, CHIN_DROP = 1.0, 13.0
+# a mask pulled down sits anywhere from just under the lower lip to hanging under the chin (real photos
+# show both about as often): the sampled top shift (attrs.top, -0.04..0.05 at full jitter) moves the
+# chin-worn top edge up by CHIN_RISE or down by CHIN_DROP per unit, from WEAR_TOP["chin"] to about 1.80
+CHIN_RISE, CHIN_DROP = 1.0, 8.6
 # a mask hanging from one ear by its loops ("ear" wear): its side edge hangs under the ear lobe, the mask
 # swung down beside the jaw and neck; where each ear's loops hook on, in the canonical frame
 EAR_OVER, EAR_UNDER = (1.3, 0.18), (1.27, 0.6)  # over the ear, behind its lobe (x for the +x ear)
