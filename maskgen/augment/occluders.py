@@ -245,43 +245,15 @@ def draw_beard(image: np.ndarray, landmarks, frame: FaceFrame, rng: np.random.Ge
         return image
     lm = np.asarray(landmarks, np.float64)
     h, w = image.shape[:2]
-    unit = frame.scale
-    down = frame.v / max(float(np.hypot(*frame.v)), 1e-9)
     style = BEARD_STYLES[int(rng.integers(len(BEARD_STYLES)))]
-    hang = {"full": rng.uniform(0.05, 0.45), "stubble": 0.02, "goatee": rng.uniform(0.05, 0.35),
-            "moustache": 0.0}[style] * unit
-    centre = lm[27:36].mean(0)
-    jaw = lm[1:16].copy()  # from the sideburns (below the ears' tops) round the chin
-    jaw += (jaw - centre) * 0.04  # just outside the jaw line
-    t = np.linspace(-1, 1, 15)[:, None]
-    jaw += down * hang * np.cos(t * np.pi / 2) ** 2  # hangs most below the chin
-    cheek_r = lm[15] + (lm[54] - lm[15]) * rng.uniform(0.35, 0.6) - down * 0.1 * unit
-    cheek_l = lm[1] + (lm[48] - lm[1]) * rng.uniform(0.35, 0.6) - down * 0.1 * unit
-    under_nose = [lm[35] + down * 0.09 * unit, lm[33] + down * 0.1 * unit, lm[31] + down * 0.09 * unit]
-    region = np.vstack([jaw, [cheek_r], under_nose, [cheek_l]])
-    x0, y0, x1, y1 = _region(region, 0.2 * unit + 4, w, h)
+    outline = _beard_outline(lm, frame, rng, style)
+    x0, y0, x1, y1 = _region(outline, 0.2 * frame.scale + 4, w, h)
     if x1 - x0 < 4 or y1 - y0 < 4:
         return image
-    origin = np.array([x0, y0], np.float64)
-    shape = (y1 - y0, x1 - x0)
-    density = _polygon_mask(shape, [region], origin)
-    lips = lm[48:60] + (lm[48:60] - lm[48:60].mean(0)) * 0.08
-    density *= 1 - _polygon_mask(shape, [lips], origin)
-    py, px = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    # face-frame coordinates of every pixel: x across (eye distances from the midline), y down
-    rel_x, rel_y = px - frame.origin[0], py - frame.origin[1]
-    fx = (rel_x * frame.u[0] + rel_y * frame.u[1]) / unit ** 2
-    fy = (rel_x * frame.v[0] + rel_y * frame.v[1]) / unit ** 2
-    mouth_top = float(((lm[51] - frame.origin) @ frame.v) / unit ** 2)
-    if style == "goatee":
-        density *= np.clip((0.5 - np.abs(fx)) / 0.12, 0, 1)
-    elif style == "moustache":
-        density *= np.clip((0.6 - np.abs(fx)) / 0.1, 0, 1) * np.clip((mouth_top + 0.04 - fy) / 0.06, 0, 1)
-    density = cv2.GaussianBlur(density, (0, 0), max(0.6, 0.035 * unit))
-    # thinner toward the cheeks and the sideburns, as real beards grow
-    density *= np.clip(1.25 - 0.5 * np.abs(fx), 0.3, 1)
+    density = _beard_density(outline, lm, frame, style, (x0, y0, x1, y1))
     fine = style == "stubble"
-    texture = _hair_texture(shape, rng, (0.03 if fine else 0.08) * unit,
+    down = frame.v / max(float(np.hypot(*frame.v)), 1e-9)
+    texture = _hair_texture(density.shape, rng, (0.03 if fine else 0.08) * frame.scale,
                             float(np.arctan2(down[1], down[0]) + rng.uniform(-0.35, 0.35)))
     # mostly a darkening of the skin (at training resolution hairs blend into a tone), grained by strands
     solid = strength * (rng.uniform(0.25, 0.5) if fine else rng.uniform(0.6, 0.95))
@@ -303,3 +275,47 @@ def draw_beard(image: np.ndarray, landmarks, frame: FaceFrame, rng: np.random.Ge
     blended = roi * (1 - cover[..., None]) + hair * cover[..., None]
     out[y0:y1, x0:x1] = np.clip(np.round(blended), 0, 255).astype(np.uint8)
     return out
+
+
+def _beard_outline(lm: np.ndarray, frame: FaceFrame, rng: np.random.Generator, style: str) -> np.ndarray:
+    """Image-space polygon a beard of ``style`` grows in: the jaw line from the sideburns round the chin
+    (hanging below it by the style's length), a cheek line, and under the nose."""
+    unit = frame.scale
+    down = frame.v / max(float(np.hypot(*frame.v)), 1e-9)
+    hang = {"full": rng.uniform(0.05, 0.45), "stubble": 0.02, "goatee": rng.uniform(0.05, 0.35),
+            "moustache": 0.0}[style] * unit
+    centre = lm[27:36].mean(0)
+    jaw = lm[1:16].copy()  # from the sideburns (below the ears' tops) round the chin
+    jaw += (jaw - centre) * 0.04  # just outside the jaw line
+    t = np.linspace(-1, 1, 15)[:, None]
+    jaw += down * hang * np.cos(t * np.pi / 2) ** 2  # hangs most below the chin
+    cheek_r = lm[15] + (lm[54] - lm[15]) * rng.uniform(0.35, 0.6) - down * 0.1 * unit
+    cheek_l = lm[1] + (lm[48] - lm[1]) * rng.uniform(0.35, 0.6) - down * 0.1 * unit
+    under_nose = [lm[35] + down * 0.09 * unit, lm[33] + down * 0.1 * unit, lm[31] + down * 0.09 * unit]
+    return np.vstack([jaw, [cheek_r], under_nose, [cheek_l]])
+
+
+def _beard_density(outline: np.ndarray, lm: np.ndarray, frame: FaceFrame, style: str, box) -> np.ndarray:
+    """How densely hair grows (0..1) over the pixels of ``box`` (x0, y0, x1, y1): the outline less the
+    lips, cut to the chin (goatee) or the upper lip (moustache), soft-edged, thinner toward the cheeks."""
+    x0, y0, x1, y1 = box
+    unit = frame.scale
+    origin = np.array([x0, y0], np.float64)
+    shape = (y1 - y0, x1 - x0)
+    density = _polygon_mask(shape, [outline], origin)
+    lips = lm[48:60] + (lm[48:60] - lm[48:60].mean(0)) * 0.08
+    density *= 1 - _polygon_mask(shape, [lips], origin)
+    py, px = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    # face-frame coordinates of every pixel: x across (eye distances from the midline), y down
+    rel_x, rel_y = px - frame.origin[0], py - frame.origin[1]
+    fx = (rel_x * frame.u[0] + rel_y * frame.u[1]) / unit ** 2
+    fy = (rel_x * frame.v[0] + rel_y * frame.v[1]) / unit ** 2
+    mouth_top = float(((lm[51] - frame.origin) @ frame.v) / unit ** 2)
+    if style == "goatee":
+        density *= np.clip((0.5 - np.abs(fx)) / 0.12, 0, 1)
+    elif style == "moustache":
+        density *= np.clip((0.6 - np.abs(fx)) / 0.1, 0, 1) * np.clip((mouth_top + 0.04 - fy) / 0.06, 0, 1)
+    density = cv2.GaussianBlur(density, (0, 0), max(0.6, 0.035 * unit))
+    # thinner toward the cheeks and the sideburns, as real beards grow
+    density *= np.clip(1.25 - 0.5 * np.abs(fx), 0.3, 1)  # in place: float32, as the outputs were measured
+    return density
