@@ -30,6 +30,7 @@ class FaceFrame:
         self.u = left - right
         self.v = np.array([-self.u[1], self.u[0]])
         self.scale = float(np.hypot(*self.u))
+        self.down = self.v / max(self.scale, 1e-9)  # unit vector down the face
 
     def to_image(self, pts) -> np.ndarray:
         p = np.atleast_2d(np.asarray(pts, np.float64))
@@ -53,6 +54,15 @@ def sampled_colour(image, frame: FaceFrame, points, radius: float) -> np.ndarray
 
 # where skin shows on a face whether it wears a mask or not: between the eyes, the nose bridge, the forehead
 SKIN_POINTS = [[0.0, -0.02], [0.0, 0.1], [-0.3, -0.55], [0.3, -0.55], [0.0, -0.7]]
+
+
+def hair_colour(image, frame: FaceFrame, rng: np.random.Generator, natural_share: float) -> np.ndarray:
+    """The colour found above the forehead, or (where none is found, or for ``natural_share`` of the
+    calls) a natural hair colour."""
+    found = sampled_colour(image, frame, [[-0.6, -1.25], [0.0, -1.4], [0.6, -1.25]], 0.12)
+    if found is None or rng.random() < natural_share:
+        found = NATURAL_HAIR[int(rng.integers(len(NATURAL_HAIR)))]
+    return found
 
 
 def skin_colour(image, frame: FaceFrame) -> np.ndarray | None:
@@ -171,9 +181,7 @@ def draw_hair(image: np.ndarray, frame: FaceFrame, rng: np.random.Generator, cou
     hairline down past the cheek, its strands fanned a little apart.
     """
     h, w = image.shape[:2]
-    found = sampled_colour(image, frame, [[-0.6, -1.25], [0.0, -1.4], [0.6, -1.25]], 0.12)
-    if found is None or rng.random() < 0.4:
-        found = NATURAL_HAIR[int(rng.integers(len(NATURAL_HAIR)))]
+    found = hair_colour(image, frame, rng, 0.4)
     locks = 1 + min(int(rng.integers(3)), count // 6)
     prem = np.zeros((h, w, 3), np.float32)
     cover = np.zeros((h, w), np.float32)
@@ -208,12 +216,11 @@ def draw_hair(image: np.ndarray, frame: FaceFrame, rng: np.random.Generator, cou
 BEARD_STYLES = ("full", "stubble", "goatee", "moustache")
 
 
-def _polygon_mask(shape: tuple[int, int], polygons, origin) -> np.ndarray:
-    """Anti-aliased fill (0..1, float32) of image-space polygons in a region of ``shape`` at ``origin``."""
+def _polygon_mask(shape: tuple[int, int], polygon, origin) -> np.ndarray:
+    """Anti-aliased fill (0..1, float32) of an image-space polygon in a region of ``shape`` at ``origin``."""
     layer = np.zeros(shape, np.uint8)
-    for poly in polygons:
-        pts = np.round((np.asarray(poly, np.float64) - origin) * 16).astype(np.int32)
-        cv2.fillPoly(layer, [pts], 255, cv2.LINE_AA, shift=4)
+    pts = np.round((np.asarray(polygon, np.float64) - origin) * 16).astype(np.int32)
+    cv2.fillPoly(layer, [pts], 255, cv2.LINE_AA, shift=4)
     return layer.astype(np.float32) / 255.0
 
 
@@ -252,18 +259,14 @@ def draw_beard(image: np.ndarray, landmarks, frame: FaceFrame, rng: np.random.Ge
         return image
     density = _beard_density(outline, lm, frame, style, (x0, y0, x1, y1))
     fine = style == "stubble"
-    down = frame.v / max(float(np.hypot(*frame.v)), 1e-9)
     texture = _hair_texture(density.shape, rng, (0.03 if fine else 0.08) * frame.scale,
-                            float(np.arctan2(down[1], down[0]) + rng.uniform(-0.35, 0.35)))
+                            float(np.arctan2(frame.down[1], frame.down[0]) + rng.uniform(-0.35, 0.35)))
     # mostly a darkening of the skin (at training resolution hairs blend into a tone), grained by strands
     solid = strength * (rng.uniform(0.25, 0.5) if fine else rng.uniform(0.6, 0.95))
     cover = density * np.clip(solid + 0.5 * strength * (texture - 0.5), 0, 1)
     if under is not None:
         cover *= 1 - np.clip(under[y0:y1, x0:x1], 0, 1)
-    found = sampled_colour(image, frame, [[-0.6, -1.25], [0.0, -1.4], [0.6, -1.25]], 0.12)
-    if found is None or rng.random() < 0.6:
-        found = NATURAL_HAIR[int(rng.integers(len(NATURAL_HAIR)))]
-    tone = np.clip(found * rng.uniform(0.45, 0.85), 0, 255)
+    tone = np.clip(hair_colour(image, frame, rng, 0.6) * rng.uniform(0.45, 0.85), 0, 255)
     if fine:  # stubble: a bluish-grey shadow of hair under the skin
         tone = np.clip(0.5 * tone + 0.5 * np.array([70, 66, 68], np.float32), 0, 255)
     roi = image[y0:y1, x0:x1].astype(np.float32)
@@ -280,8 +283,7 @@ def draw_beard(image: np.ndarray, landmarks, frame: FaceFrame, rng: np.random.Ge
 def _beard_outline(lm: np.ndarray, frame: FaceFrame, rng: np.random.Generator, style: str) -> np.ndarray:
     """Image-space polygon a beard of ``style`` grows in: the jaw line from the sideburns round the chin
     (hanging below it by the style's length), a cheek line, and under the nose."""
-    unit = frame.scale
-    down = frame.v / max(float(np.hypot(*frame.v)), 1e-9)
+    unit, down = frame.scale, frame.down
     hang = {"full": rng.uniform(0.05, 0.45), "stubble": 0.02, "goatee": rng.uniform(0.05, 0.35),
             "moustache": 0.0}[style] * unit
     centre = lm[27:36].mean(0)
@@ -302,9 +304,9 @@ def _beard_density(outline: np.ndarray, lm: np.ndarray, frame: FaceFrame, style:
     unit = frame.scale
     origin = np.array([x0, y0], np.float64)
     shape = (y1 - y0, x1 - x0)
-    density = _polygon_mask(shape, [outline], origin)
+    density = _polygon_mask(shape, outline, origin)
     lips = lm[48:60] + (lm[48:60] - lm[48:60].mean(0)) * 0.08
-    density *= 1 - _polygon_mask(shape, [lips], origin)
+    density *= 1 - _polygon_mask(shape, lips, origin)
     py, px = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     # face-frame coordinates of every pixel: x across (eye distances from the midline), y down
     rel_x, rel_y = px - frame.origin[0], py - frame.origin[1]
