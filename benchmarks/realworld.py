@@ -25,12 +25,12 @@ imported.
    of the first N variants only);
 4. checkpoint picking: ``DATA/val/`` is made of the ``--pick`` real photos (default: the public
    ``../shared/data``: ``real_mask`` -> ``with_mask``, ``no_mask`` -> ``without_mask``), cut as
-   ``maskgen evaluate`` cuts photos (the largest face found with evaluate's default detector, margin
-   ``maskgen.crops.DEFAULT_MARGIN``; the whole photo's centred square when no face is found),
-   because ``maskgen train`` reads validation images as they are;
+   the training crops were cut (the largest face found with evaluate's default detector, margin 0.175,
+   the mean of the training crops'; the whole photo's centred square when no face is found);
 5. training: ``maskgen train DATA --epochs 12 --image-size 112 --batch-size 32 --optimizer adamw
-   --lr 1e-3 --scheduler cosine --augment light --metric val_balanced_acc --patience 0`` (from
-   scratch; ``best.pt`` is the epoch with the best balanced accuracy on the --pick photos);
+   --lr 1e-3 --scheduler cosine --augment light --metric val_balanced_acc --patience 0
+   --crop-margin 0.175`` (from scratch; ``best.pt`` is the epoch with the best balanced accuracy on
+   the --pick photos; ``--crop-margin`` tells prediction how the training crops were framed);
 6. scoring: ``maskgen evaluate RUN REAL --classes real_mask=with_mask,no_mask=without_mask`` with
    evaluate's default detector, on ``--real`` (default ``../shared/data/real_dev``) and, reported
    apart, on the --pick photos (which chose the checkpoint, so they flatter it).
@@ -84,12 +84,14 @@ FOLDER_CLASSES = {"real_mask": "with_mask", "no_mask": "without_mask", "incorrec
 TRAIN_SHARE = 0.85          # 2 classes: share of portraits (identities) trained on
 VARIANTS = 7                # 2 classes: masked variants per photo, each with an unmasked twin
 CROP_SIDE = (1.1, 1.6)      # 2 classes: crop side / face box side
+CROP_MARGIN = (sum(CROP_SIDE) / 2 - 1.0) / 2  # 2 classes: the crops' mean margin (maskgen train --crop-margin)
 CROP_SIZE = 128
 MARKER = ".realworld"          # marks a work folder this script may empty
 RECIPES = {
     2: {"image_size": 112, "augment": "none", "wear": "correct",
         "train": ["--batch-size", "32", "--optimizer", "adamw", "--lr", "1e-3", "--scheduler", "cosine",
-                  "--augment", "light", "--metric", "val_balanced_acc", "--patience", "0"]},
+                  "--augment", "light", "--metric", "val_balanced_acc", "--patience", "0",
+                  "--crop-margin", f"{CROP_MARGIN:g}"]},
     # docs/training.md, "The recipe" (tests/test_realworld.py checks the two agree)
     3: {"image_size": 96, "augment": "heavy", "wear": "correct=0.6,nose=0.2,chin=0.2",
         "augment_cmd": ["--crop", "face", "--crop-size", "128", "--variants", "6", "--negatives", "0.5",
@@ -240,13 +242,13 @@ def evaluate_default_detector(maskgen_cmd: list[str]) -> str:
     return detector
 
 
-def face_crop(image: np.ndarray, detector: str, size: int) -> tuple[np.ndarray, bool]:
-    """The photo cut as ``maskgen evaluate`` cuts it: the largest face found (searched on a copy
-    of at most 1600 px), margin DEFAULT_MARGIN; else the centred square of the whole photo."""
+def face_crop(image: np.ndarray, detector: str, size: int, margin: float) -> tuple[np.ndarray, bool]:
+    """The photo cut as the training crops were: the largest face found (searched on a copy of at
+    most 1600 px) at ``margin``; else the centred square of the whole photo."""
     import cv2
 
     import maskgen
-    from maskgen.crops import DEFAULT_MARGIN, crop_square, face_square
+    from maskgen.crops import crop_square, face_square
 
     h, w = image.shape[:2]
     scale = min(1.0, 1600 / max(h, w))
@@ -255,14 +257,15 @@ def face_crop(image: np.ndarray, detector: str, size: int) -> tuple[np.ndarray, 
     faces = maskgen.find_faces(small, detector=detector)
     if faces:
         box = largest_box([np.asarray(f.box, float) / scale for f in faces])
-        return crop_square(image, face_square(box, DEFAULT_MARGIN), size), True
+        return crop_square(image, face_square(box, margin), size), True
     side = min(h, w)
     square = [(w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2]
     return crop_square(image, square, size), False
 
 
 def build_pick_val(pick: Path, folders: dict[str, str], data: Path, detector: str, size: int) -> dict:
-    """DATA/val/<class>/ from the --pick photos, face-cropped (the trainer reads them as they are)."""
+    """DATA/val/<class>/ from the --pick photos, face-cropped as the training crops are (the trainer
+    then shows them as prediction does)."""
     import maskgen
     from PIL import Image
 
@@ -277,7 +280,7 @@ def build_pick_val(pick: Path, folders: dict[str, str], data: Path, detector: st
                 print(f"  skipped {path}: {exc}")
                 stats["unreadable"] += 1
                 continue
-            crop, found = face_crop(image, detector, size)
+            crop, found = face_crop(image, detector, size, CROP_MARGIN)
             Image.fromarray(crop).save(out / (path.stem + ".png"))
             stats["photos"] += 1
             stats["via_face"] += int(found)

@@ -2,7 +2,7 @@
 
 A checkpoint (``last.pt``, ``best.pt``) holds::
 
-    format, arch, epoch, classes, preprocessing {image_size, mean, std, crop_margin, margin_range},
+    format, arch, epoch, classes, preprocessing {image_size, mean, std, crop_margin, dataset_crop_margin, train_zoom, margin_range},
     config (TrainConfig as a dict), history (one dict per epoch), best {metric, mode, value, epoch},
     early_stopping {best, best_epoch, bad_epochs, stopped}, model, optimizer, scheduler, scaler (state dicts)
 
@@ -19,6 +19,7 @@ from maskgen.crops import DEFAULT_MARGIN, MARGIN_RANGE
 from maskgen.atomic import atomic_open
 
 from .config import TrainConfig
+from .data import train_zoom
 from .errors import TrainerError
 from .model import IMAGENET_MEAN, IMAGENET_STD
 from .stopping import EarlyStopping
@@ -43,11 +44,21 @@ def model_state(model: torch.nn.Module) -> dict:
     return {k: v.detach().cpu().contiguous() for k, v in unwrap(model).state_dict().items()}
 
 
-def preprocessing(image_size: int) -> dict:
-    """What prediction must do to a face before the model sees it: the crop as in the dataset's
-    ``--crop face`` mode (maskgen's margin), resized to ``image_size``, normalised."""
+def prediction_margin(crop_margin: float, zoom: float) -> float:
+    """The margin at which a face, cut and resized, looks as large as training showed it: the
+    training crops' mean side, ``1 + 2 * crop_margin`` face sides, times the train-time ``zoom``
+    (:func:`~trainer.data.train_zoom`)."""
+    return ((1.0 + 2.0 * crop_margin) * zoom - 1.0) / 2.0
+
+
+def preprocessing(image_size: int, augment: str = "default", crop_margin: float = DEFAULT_MARGIN) -> dict:
+    """What prediction must do to a face before the model sees it: the square around the face at
+    ``crop_margin`` (the mean margin of the training crops, maskgen's by default) narrowed by the
+    train-time zoom, resized to ``image_size``, normalised."""
+    zoom = train_zoom(augment)
     return {"image_size": int(image_size), "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
-            "crop_margin": float(DEFAULT_MARGIN), "margin_range": [float(v) for v in MARGIN_RANGE],
+            "crop_margin": prediction_margin(crop_margin, zoom), "dataset_crop_margin": float(crop_margin),
+            "train_zoom": zoom, "margin_range": [float(v) for v in MARGIN_RANGE],
             "resize": "square crop resized to image_size"}
 
 
@@ -55,7 +66,7 @@ def assemble(epoch: int, config: TrainConfig, classes: list[str], history: list[
              model, optimizer, scheduler, scaler) -> dict:
     """The checkpoint of a run after ``epoch``: everything resuming and prediction need."""
     return {"format": CHECKPOINT_FORMAT, "arch": ARCH, "epoch": epoch, "classes": list(classes),
-            "preprocessing": preprocessing(config.image_size), "config": config.to_dict(), "history": history,
+            "preprocessing": preprocessing(config.image_size, config.augment, config.crop_margin), "config": config.to_dict(), "history": history,
             "best": {"metric": config.metric, "mode": config.mode, "value": stopper.best,
                      "epoch": stopper.best_epoch},
             "early_stopping": stopper.state_dict(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 
+from maskgen.crops import DEFAULT_MARGIN, MARGIN_RANGE
 from maskgen.detect.face import DETECTORS as MASKGEN_DETECTORS
 
 from .errors import TrainerError
@@ -104,6 +105,10 @@ class TrainConfig:
                           choices=BALANCE)
     augment: str = option("default", "default: crop, flip, colour, greyscale, low resolution; "
                                      "light: crop, flip, colour.", choices=AUGMENT)
+    crop_margin: float = option(DEFAULT_MARGIN, "Mean margin of the training crops around the face box, a share of "
+                                                "its side on each side (maskgen augment --crop face cuts "
+                                                f"{MARGIN_RANGE[0]:g}-{MARGIN_RANGE[1]:g}); prediction cuts faces "
+                                                "to show them as large as training did.", min=0.0)
     workers: int | None = option(None, "DataLoader processes. [default: 1 on CPU, more on CUDA]", kind=int, min=0)
     device: str = option("auto", "auto, cpu, cuda or cuda:N.")
     amp: bool | None = option(None, "Mixed precision (CUDA only). [default: on with CUDA]", kind=bool)
@@ -165,6 +170,8 @@ class InferenceOptions:
                                            "[default: maskgen's detector default]", kind=float)
     max_side: int = option(1600, "Detect on a copy shrunk to this side (0: never shrink).", min=0)
     fallback: bool = option(True, "Classify a photo with no face found as a whole, already-cropped face.")
+    mirror: bool = option(True, "Classify each face also mirrored left to right and average the two "
+                                "(training flips its crops at random).")
     device: str = option("auto", "auto, cpu, cuda or cuda:N.")
     batch_size: int = option(64, min=1)
     workers: int | None = option(None, "Processes reading photos and finding faces.", kind=int, min=0)

@@ -80,13 +80,47 @@ class RandomLowResolution(torch.nn.Module):
         return small.resize((w, h), Image.BILINEAR)
 
 
+TRAIN_CROP_SCALE = (0.8, 1.0)  # share of a training crop's area that RandomResizedCrop keeps
+
+
+def train_zoom(augment: str) -> float:
+    """How much larger, on average, training shows a face than the crop it was cut in holds it.
+
+    RandomResizedCrop keeps a share ``s`` of the crop's area (uniform in :data:`TRAIN_CROP_SCALE`) and
+    resizes it to the full input, so the face's side grows by ``1 / sqrt(s)``: the window's side is
+    ``E[sqrt(s)]`` of the crop's. Validation (:func:`eval_transform`) and prediction (the margin a
+    checkpoint stores) cut faces with that window, so that they show faces at the size training
+    taught (the train-test resolution discrepancy of Touvron et al., "Fixing the train-test
+    resolution discrepancy", 2019)."""
+    if augment == "none":
+        return 1.0
+    a, b = TRAIN_CROP_SCALE
+    return (2.0 / 3.0) * (b ** 1.5 - a ** 1.5) / (b - a)
+
+
+class CentralWindow(torch.nn.Module):
+    """The centred window of ``share`` of the image's width and height (PIL in, PIL out)."""
+
+    def __init__(self, share: float):
+        super().__init__()
+        self.share = float(share)
+
+    def forward(self, image: Image.Image) -> Image.Image:
+        if self.share >= 1.0:
+            return image
+        w, h = image.size
+        cw, ch = max(1, round(w * self.share)), max(1, round(h * self.share))
+        x0, y0 = (w - cw) // 2, (h - ch) // 2
+        return image.crop((x0, y0, x0 + cw, y0 + ch))
+
+
 def train_transform(size: int, augment: str = "default"):
     """Augmentation for training crops. The crops already vary in framing (the dataset samples
     margins around the face), so geometric changes stay mild."""
     if augment == "none":
         return T.Resize((size, size), antialias=True)
     steps = [
-        T.RandomResizedCrop(size, scale=(0.8, 1.0), ratio=(0.9, 1.1), antialias=True),
+        T.RandomResizedCrop(size, scale=TRAIN_CROP_SCALE, ratio=(0.9, 1.1), antialias=True),
         T.RandomHorizontalFlip(),
     ]
     if augment == "default":
@@ -100,9 +134,10 @@ def train_transform(size: int, augment: str = "default"):
     return T.Compose(steps)
 
 
-def eval_transform(size: int):
-    """Validation crops: the whole crop resized to a square, as prediction does."""
-    return T.Resize((size, size), antialias=True)
+def eval_transform(size: int, augment: str = "default"):
+    """Validation crops as prediction cuts faces: the centred window of :func:`train_zoom` of the crop
+    (the face as large as training showed it), resized to a square."""
+    return T.Compose([CentralWindow(train_zoom(augment)), T.Resize((size, size), antialias=True)])
 
 
 def find_dataset_classes(root: Path) -> list[str]:
@@ -132,7 +167,7 @@ def build_datasets(root: Path, image_size: int, augment: str = "default"):
         raise TrainerError(f"no training images for {', '.join(c for c, n in zip(classes, counts) if n == 0)}")
     if not (root / "val").is_dir():
         raise TrainerError(f"{root} has no val/ folder: generate the dataset with a validation split")
-    val = ImageList(image_folder_samples(root / "val", classes), classes, eval_transform(image_size))
+    val = ImageList(image_folder_samples(root / "val", classes), classes, eval_transform(image_size, augment))
     if len(val) == 0:
         raise TrainerError(f"{root / 'val'} holds no images")
     return train, val

@@ -39,9 +39,10 @@ OTHER_COLORS = [(60, 120, 230), (170, 60, 200), (20, 170, 170), (120, 120, 120)]
 
 
 class Classifier:
-    """A trained checkpoint ready for inference on RGB uint8 crops."""
+    """A trained checkpoint ready for inference on RGB uint8 crops. With ``mirror`` (and a checkpoint
+    trained with random flips), each crop is classified as it is and mirrored, and the logits averaged."""
 
-    def __init__(self, path, device: str = "auto", batch_size: int = 64):
+    def __init__(self, path, device: str = "auto", batch_size: int = 64, mirror: bool = True):
         data = ckpt.load(path)
         self.path = Path(path)
         self.classes: list[str] = list(data["classes"])
@@ -59,6 +60,7 @@ class Classifier:
         self.normalize = Normalizer(prep["mean"], prep["std"], self.device, channels_last)
         self.autocast, _ = autocast_for(self.device, self.device.type == "cuda")
         self.batch_size = batch_size
+        self.mirror = bool(mirror) and data.get("config", {}).get("augment", "default") != "none"
 
     @torch.inference_mode()
     def logits(self, crops: list[np.ndarray]) -> np.ndarray:
@@ -66,9 +68,12 @@ class Classifier:
         out = []
         for start in range(0, len(crops), self.batch_size):
             chunk = np.stack(crops[start:start + self.batch_size])
-            x = torch.from_numpy(chunk).permute(0, 3, 1, 2)
+            x = self.normalize(torch.from_numpy(chunk).permute(0, 3, 1, 2))
             with self.autocast():
-                out.append(self.model(self.normalize(x)).float().cpu())
+                logits = self.model(x).float()
+                if self.mirror:
+                    logits = (logits + self.model(torch.flip(x, dims=[3])).float()) / 2
+            out.append(logits.cpu())
         if not out:
             return np.zeros((0, len(self.classes)))
         return torch.cat(out).double().numpy()
@@ -203,7 +208,7 @@ def evaluate_photos(run, data, out=None, class_map: dict | None = None, options:
     """
     opts = _settings(options, overrides, log)
     path = ckpt.resolve(run, opts.which)
-    clf = Classifier(path, device=opts.device, batch_size=opts.batch_size)
+    clf = Classifier(path, device=opts.device, batch_size=opts.batch_size, mirror=opts.mirror)
     photos, ignored = labelled_photos(Path(data), clf.classes, class_map or {})
     if not photos:
         raise TrainerError(f"no photos found in {data}")
@@ -216,7 +221,7 @@ def evaluate_photos(run, data, out=None, class_map: dict | None = None, options:
     rows, targets, probs, crops_at = _classify_largest_faces(clf, photos, opts, log)
     extra = {"checkpoint": str(path), "epoch": clf.epoch, "data": str(data), "class_map": class_map or {},
              "ignored_folders": ignored, "detector": opts.detector, "min_face": opts.min_face, "upsample": opts.upsample,
-             "min_score": opts.min_score, "fallback": opts.fallback, "crop_margin": clf.margin,
+             "min_score": opts.min_score, "fallback": opts.fallback, "crop_margin": clf.margin, "mirror": clf.mirror,
              "image_size": clf.image_size, **_path_counts(rows), "seconds": time.perf_counter() - start}
 
     def load_image(i):
@@ -341,7 +346,7 @@ def predict_images(run, inputs, out=None, fmt: str = "both", annotated: bool = T
     ``options`` (or keywords such as ``detector="cnn"``) say how faces are found."""
     opts = _settings(options, overrides, log)
     path = ckpt.resolve(run, opts.which)
-    clf = Classifier(path, device=opts.device, batch_size=opts.batch_size)
+    clf = Classifier(path, device=opts.device, batch_size=opts.batch_size, mirror=opts.mirror)
     files = gather_inputs(inputs)
     out = Path(out) if out else (Path(run) if Path(run).is_dir() else path.parent) / "predict"
     out.mkdir(parents=True, exist_ok=True)
@@ -378,6 +383,6 @@ def predict_images(run, inputs, out=None, fmt: str = "both", annotated: bool = T
     if fmt in ("csv", "both"):
         write_csv(out / "predictions.csv", rows, columns)
     if fmt in ("json", "both"):
-        write_json(out / "predictions.json", {"checkpoint": str(path), "classes": clf.classes,
-                                              "detector": opts.detector, "crop_margin": clf.margin, "images": results})
+        write_json(out / "predictions.json", {"checkpoint": str(path), "classes": clf.classes, "detector": opts.detector,
+                                              "crop_margin": clf.margin, "mirror": clf.mirror, "images": results})
     return {"out": str(out), "checkpoint": str(path), "classes": clf.classes, "images": results}
