@@ -128,6 +128,7 @@ def test_checkpoint_round_trip(run2, toy2):
     from PIL import Image
 
     from maskgen.crops import DEFAULT_MARGIN, MARGIN_RANGE
+    from maskgen_trainer.data import CentralWindow, train_zoom
     from maskgen_trainer.predict import Classifier
 
     run, _ = run2
@@ -136,22 +137,89 @@ def test_checkpoint_round_trip(run2, toy2):
         assert key in data, key
     assert data["classes"] == ["with_mask", "without_mask"]
     prep = data["preprocessing"]
-    assert prep["image_size"] == 64 and prep["crop_margin"] == DEFAULT_MARGIN
+    zoom = train_zoom("light")
+    assert prep["image_size"] == 64 and prep["dataset_crop_margin"] == DEFAULT_MARGIN
+    assert prep["train_zoom"] == pytest.approx(zoom) and 0.9 < zoom < 1.0
+    # the face as large as training showed it: (1 + 2 * 0.25) * zoom = 1 + 2 * margin
+    assert 1 + 2 * prep["crop_margin"] == pytest.approx((1 + 2 * DEFAULT_MARGIN) * zoom)
     assert tuple(prep["margin_range"]) == tuple(MARGIN_RANGE)
     assert len(prep["mean"]) == 3 and len(prep["std"]) == 3
     assert data["config"]["epochs"] == 3 and len(data["history"]) == data["epoch"]
 
     # a model rebuilt from the file gives the probabilities the training run wrote for val
-    clf = Classifier(run / "best.pt", device="cpu")
+    # (validation's window of the crop, unmirrored, as the trainer validates)
+    clf = Classifier(run / "best.pt", device="cpu", mirror=False)
     with open(run / "val/predictions.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     crops = []
     for row in rows:
         with Image.open(row["file"]) as im:
-            crops.append(np.asarray(im.convert("RGB").resize((64, 64), Image.BILINEAR)))
+            window = CentralWindow(zoom)(im.convert("RGB"))
+            crops.append(np.asarray(window.resize((64, 64), Image.BILINEAR)))
     probs = clf.probs(crops)
     expected = np.array([[float(r["p_with_mask"]), float(r["p_without_mask"])] for r in rows])
     np.testing.assert_allclose(probs, expected, atol=1e-4)
+
+
+def test_mirror_averages_each_face_with_its_mirror_image(run2, toy2):
+    from PIL import Image
+
+    from maskgen_trainer.predict import Classifier
+
+    run, _ = run2
+    crops = []
+    for path in sorted((toy2 / "val").rglob("*.jpg"))[:6]:
+        with Image.open(path) as im:
+            crops.append(np.asarray(im.convert("RGB").resize((64, 64), Image.BILINEAR)))
+    plain = Classifier(run / "best.pt", device="cpu", mirror=False)
+    mirrored = Classifier(run / "best.pt", device="cpu")
+    assert mirrored.mirror and not plain.mirror
+    flipped = [c[:, ::-1].copy() for c in crops]
+    both = mirrored.logits(crops)
+    np.testing.assert_allclose(both, (plain.logits(crops) + plain.logits(flipped)) / 2, atol=1e-4)
+    np.testing.assert_allclose(mirrored.logits(flipped), both, atol=1e-4)  # a face and its mirror image agree
+    assert np.abs(plain.logits(crops) - plain.logits(flipped)).max() > 1e-3  # so averaging does something
+
+
+def test_train_zoom_is_the_mean_side_the_training_crop_keeps():
+    """The zoom folded into validation and prediction is the one torchvision's RandomResizedCrop
+    applies with the trainer's own settings, measured by drawing its windows."""
+    from maskgen_trainer.data import train_transform, train_zoom
+
+    rrc = train_transform(64, "default").transforms[0]
+    torch.manual_seed(1)  # other draws than train_zoom's own
+    image = torch.zeros(3, 200, 200)
+    windows = [rrc.get_params(image, rrc.scale, rrc.ratio) for _ in range(4000)]
+    sides = [np.sqrt(h * w) / 200 for _, _, h, w in windows]
+    assert np.mean(sides) == pytest.approx(train_zoom("default"), abs=0.004)
+    assert train_zoom("none") == 1.0
+
+
+def test_validation_and_prediction_show_the_face_as_large_as_training(astronaut):
+    """A dataset crop (maskgen's mean margin) through the validation transform and the square that
+    prediction cuts at the checkpoint's margin show the same face, pixel for pixel."""
+    from PIL import Image
+
+    import maskgen
+    from maskgen.crops import DEFAULT_MARGIN, crop_square, face_square
+    from maskgen_trainer.checkpoint import preprocessing
+    from maskgen_trainer.data import eval_transform
+
+    image = astronaut
+    box = maskgen.find_faces(image, detector="hog")[0].box
+    dataset_crop = Image.fromarray(crop_square(image, face_square(box, DEFAULT_MARGIN), 128))
+    validated = np.asarray(eval_transform(64, "default")(dataset_crop), np.float64)
+    margin = preprocessing(64, "default")["crop_margin"]
+
+    def difference(m: float) -> float:
+        predicted = np.asarray(Image.fromarray(crop_square(image, face_square(box, m), 64)), np.float64)
+        return float(np.abs(validated - predicted).mean())
+
+    # the checkpoint's margin is where the two agree best (the rest is resampling), far better than
+    # the dataset's own margin, which shows the face smaller than training did
+    tried = {m: difference(m) for m in (margin - 0.01, margin, margin + 0.01, DEFAULT_MARGIN)}
+    assert min(tried, key=tried.get) == margin, tried
+    assert tried[margin] < 6.0 and tried[margin] < 0.3 * tried[DEFAULT_MARGIN], tried
 
 
 def test_resume_continues_the_epoch_count(run2, toy2, tmp_path):
