@@ -36,9 +36,9 @@ imported.
    apart, on the --pick photos (which chose the checkpoint, so they flatter it).
 
 3-class recipe (``--classes 3``): the recipe of ``docs/training.md`` as written there
-(``maskgen augment ... --crop face --crop-size 128 --variants 6 --negatives 0.5
---wear correct=0.6,nose=0.2,chin=0.2 --augment heavy --split 0.8,0.2,0 --seed 1``, then
-``maskgen train ... --image-size 96 --epochs 12 --patience 4 --metric val_loss --batch-size 32
+(``maskgen augment ... --crop face --crop-size 128 --variants 6 --negatives 1
+--wear correct=0.6,nose=0.2,chin=0.2 --augment realistic --split 0.8,0.2,0 --seed 1``, then
+``maskgen train ... --image-size 112 --epochs 12 --patience 4 --metric val_loss --batch-size 32
 --seed 0``), scored as above with ``incorrect_mask=incorrect_mask`` added; the incorrect-wear
 recall and the share of incorrect masks called ``with_mask`` are printed too.
 
@@ -93,8 +93,8 @@ RECIPES = {
                   "--augment", "light", "--metric", "val_balanced_acc", "--patience", "0",
                   "--crop-margin", f"{CROP_MARGIN:g}"]},
     # docs/training.md, "The recipe" (tests/test_realworld.py checks the two agree)
-    3: {"image_size": 96, "augment": "heavy", "wear": "correct=0.6,nose=0.2,chin=0.2",
-        "augment_cmd": ["--crop", "face", "--crop-size", "128", "--variants", "6", "--negatives", "0.5",
+    3: {"image_size": 112, "augment": "realistic", "wear": "correct=0.6,nose=0.2,chin=0.2",
+        "augment_cmd": ["--crop", "face", "--crop-size", "128", "--variants", "6", "--negatives", "1",
                         "--split", "0.8,0.2,0"],
         "train": ["--patience", "4", "--metric", "val_loss", "--batch-size", "32"]},
 }
@@ -473,11 +473,11 @@ def parse_args(argv=None):
     ap.add_argument("--classes", type=int, choices=(2, 3), default=2)
     ap.add_argument("--mask-type", default=None, help="maskgen augment --mask-type (default: its default)")
     ap.add_argument("--augment", default=None, help="maskgen augment preset for the generated images "
-                                                    "(default: none for 2 classes, heavy for 3)")
+                                                    "(default: none for 2 classes, realistic for 3)")
     ap.add_argument("--wear", default=None, help="3 classes: maskgen augment --wear (default: the documented mix)")
     ap.add_argument("--augment-args", default="", help='more maskgen augment options, e.g. "--color random"')
     ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--image-size", type=int, default=None, help="default: 112 (2 classes), 96 (3 classes)")
+    ap.add_argument("--image-size", type=int, default=None, help="default: 112")
     ap.add_argument("--seed", type=int, default=0, help="training seed; the generator uses seed + 1")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="maskgen augment workers")

@@ -272,10 +272,17 @@ def test_local_weights_file_and_balanced_sampler(toy3, r50_file, tmp_path):
     run = tmp_path / "run"
     result = _invoke(train, [toy3, "--out", run, "--weights", r50_file, "--epochs", 1, "--batch-size", 4,
                              "--image-size", SIZE, "--balance", "sampler", "--optimizer", "sgd",
-                             "--scheduler", "step", "--log-every", 1, "--workers", 0])
+                             "--scheduler", "step", "--log-every", 1, "--workers", 0, "--crop-margin", 0.175,
+                             "--augment", "none"])
     assert f"weights from {r50_file}" in result.output
     state = torch.load(run / "best.pt", map_location="cpu", weights_only=True)
     assert state["config"]["balance"] == "sampler" and state["config"]["optimizer"] == "sgd"
+    # crops cut at a mean margin of 0.175 and never zoomed in training: prediction cuts at 0.175, unmirrored
+    prep = state["preprocessing"]
+    assert prep["dataset_crop_margin"] == prep["crop_margin"] == 0.175 and prep["train_zoom"] == 1.0
+    from maskgen_trainer.predict import Classifier
+
+    assert not Classifier(run / "best.pt", device="cpu").mirror
 
 
 def test_weights_that_cannot_be_had_give_a_clear_error(toy3, tmp_path):
@@ -377,8 +384,9 @@ def test_evaluate_on_real_photos(run2, tmp_path):
     # without the fallback, photos without a face are counted, not classified
     out2 = tmp_path / "eval_nofallback"
     result = _invoke(evaluate, [run, photos, "--classes", classes, "--out", out2, "--no-fallback",
-                                "--workers", 2])
+                                "--workers", 2, "--no-mirror"])
     m2 = json.loads((out2 / "metrics.json").read_text())
+    assert metrics["mirror"] is True and m2["mirror"] is False
     assert m2["paths"]["no_face"] == paths["whole"] and m2["paths"]["whole"] == 0
     assert m2["n"] == paths["face"]
     assert "without a face as wrong" in result.output

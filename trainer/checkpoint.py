@@ -2,7 +2,8 @@
 
 A checkpoint (``last.pt``, ``best.pt``) holds::
 
-    format, arch, epoch, classes, preprocessing {image_size, mean, std, crop_margin, dataset_crop_margin, train_zoom, margin_range},
+    format, arch, epoch, classes,
+    preprocessing {image_size, mean, std, crop_margin, dataset_crop_margin, train_zoom, margin_range},
     config (TrainConfig as a dict), history (one dict per epoch), best {metric, mode, value, epoch},
     early_stopping {best, best_epoch, bad_epochs, stopped}, model, optimizer, scheduler, scaler (state dicts)
 
@@ -66,7 +67,8 @@ def assemble(epoch: int, config: TrainConfig, classes: list[str], history: list[
              model, optimizer, scheduler, scaler) -> dict:
     """The checkpoint of a run after ``epoch``: everything resuming and prediction need."""
     return {"format": CHECKPOINT_FORMAT, "arch": ARCH, "epoch": epoch, "classes": list(classes),
-            "preprocessing": preprocessing(config.image_size, config.augment, config.crop_margin), "config": config.to_dict(), "history": history,
+            "preprocessing": preprocessing(config.image_size, config.augment, config.crop_margin),
+            "config": config.to_dict(), "history": history,
             "best": {"metric": config.metric, "mode": config.mode, "value": stopper.best,
                      "epoch": stopper.best_epoch},
             "early_stopping": stopper.state_dict(),

@@ -383,6 +383,7 @@ def predict_images(run, inputs, out=None, fmt: str = "both", annotated: bool = T
     if fmt in ("csv", "both"):
         write_csv(out / "predictions.csv", rows, columns)
     if fmt in ("json", "both"):
-        write_json(out / "predictions.json", {"checkpoint": str(path), "classes": clf.classes, "detector": opts.detector,
-                                              "crop_margin": clf.margin, "mirror": clf.mirror, "images": results})
+        write_json(out / "predictions.json", {"checkpoint": str(path), "classes": clf.classes,
+                                              "detector": opts.detector, "crop_margin": clf.margin,
+                                              "mirror": clf.mirror, "images": results})
     return {"out": str(out), "checkpoint": str(path), "classes": clf.classes, "images": results}
