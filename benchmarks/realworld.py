@@ -476,6 +476,7 @@ def parse_args(argv=None):
                                                     "(default: none for 2 classes, realistic for 3)")
     ap.add_argument("--wear", default=None, help="3 classes: maskgen augment --wear (default: the documented mix)")
     ap.add_argument("--augment-args", default="", help='more maskgen augment options, e.g. "--color random"')
+    ap.add_argument("--train-args", default="", help='more maskgen train options, e.g. "--label-smoothing 0.1"')
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--image-size", type=int, default=None, help="default: 112")
     ap.add_argument("--seed", type=int, default=0, help="training seed; the generator uses seed + 1")
@@ -524,7 +525,7 @@ def main(argv=None) -> dict:
                             / max(1, built["portraits"]))
     train_cmd = mg + ["train", str(data), "--out", str(run_dir), "--epochs", str(args.epochs), "--image-size",
                       str(size), *recipe["train"], "--seed", str(args.seed), "--device", args.device,
-                      "--log-every", "0"]
+                      "--log-every", "0", *shlex.split(args.train_args or "")]
     times["train"] = run(train_cmd, work / "train.log")
     training = training_summary(run_dir, full_images if size == recipe["image_size"] else 0)
     scores, eval_cmds = {}, {}

@@ -279,7 +279,7 @@ def test_local_weights_file_and_balanced_sampler(toy3, r50_file, tmp_path):
     assert state["config"]["balance"] == "sampler" and state["config"]["optimizer"] == "sgd"
     # crops cut at a mean margin of 0.175 and never zoomed in training: prediction cuts at 0.175, unmirrored
     prep = state["preprocessing"]
-    assert prep["dataset_crop_margin"] == prep["crop_margin"] == 0.175 and prep["train_zoom"] == 1.0
+    assert prep["dataset_crop_margin"] == pytest.approx(prep["crop_margin"]) == 0.175 and prep["train_zoom"] == 1.0
     from maskgen_trainer.predict import Classifier
 
     assert not Classifier(run / "best.pt", device="cpu").mirror
