@@ -95,7 +95,7 @@ def train_zoom(augment: str) -> float:
     stores) cut faces with a window of that size, so they show faces at the size training taught
     (the train-test discrepancy of Touvron et al., "Fixing the train-test resolution discrepancy",
     2019). Measured by drawing 20,000 of torchvision's own windows from a fixed seed (windows that do
-    not fit are redrawn there, which favours smaller ones: about 0.938, where ``E[sqrt(s)]`` of the
+    not fit are redrawn there, which favours smaller ones: 0.937, where ``E[sqrt(s)]`` of the
     area share alone would give 0.948); the global random state is left as it was."""
     if augment == "none":
         return 1.0
