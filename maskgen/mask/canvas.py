@@ -228,7 +228,7 @@ class Canvas:
         worn_top, squash = wear_transform(attrs.wear, self.top, bottom, attrs.top)
         self.squash = squash
         self.worn_top = worn_top
-        y_lo = worn_top - 0.1
+        y_lo = min(worn_top, EAR_OVER[1]) - 0.1  # up to the ears, where the loops run
         y_hi = min(worn_top + (bottom + 0.15 - self.top) * squash * self.height_scale, LOWEST)
         hw = half_width * self.width_scale + 0.55
         self.raster = Raster.around((-hw, y_lo, hw, y_hi), px_per_unit)
@@ -335,7 +335,9 @@ def ear_loops(c: Canvas, corners_top, corners_bottom, width: float = 0.04) -> np
             continue
         if not c.sides[side]:
             continue
-        over, under = ear_points(sign)
+        # the ears stay where they are whatever the wear: a mask pulled down has its loops stretched
+        # from its corners up across the jaw to the ears
+        over, under = c.canonical_to_own(np.array(ear_points(sign)))
         upper = catmull_rom(np.array([t, (t + over) / 2 + [0, -0.03], over]), closed=False, samples=8)
         lower = catmull_rom(np.array([b, (b + under) / 2 + [sign * 0.05, 0.06], under]), closed=False, samples=8)
         loops = np.maximum(loops, c.stroke(upper, width))
