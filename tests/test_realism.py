@@ -110,6 +110,14 @@ def test_mask_turns_away_under_the_chin(astronaut, face):
     assert under.size and under.mean() < mouth - 8
 
 
+def cords_and_body(alpha: np.ndarray, iod: float) -> tuple[np.ndarray, np.ndarray]:
+    """The thin parts of a drawn mask (loops, straps) and its body, split by a morphological opening."""
+    drawn = (alpha > 0.5).astype(np.uint8)
+    k = max(3, int(0.15 * iod) | 1)
+    body = cv2.morphologyEx(drawn, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
+    return drawn & (1 - body), body
+
+
 @pytest.mark.parametrize("mask_type", ["surgical", "kn95", "kf94", "cloth", "n95"])
 def test_ear_loops_and_straps_run_to_the_ears_and_stop_at_the_head(big_astronaut, mask_type):
     """Loops and straps are drawn beside the mask up to the ear (they were once cut off at the box of the
@@ -118,10 +126,7 @@ def test_ear_loops_and_straps_run_to_the_ears_and_stop_at_the_head(big_astronaut
     r = masked(image, face, mask_type=mask_type, color="white", shape_jitter=0)
     alpha, lm = r.faces[0].alpha, face.landmarks
     iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
-    drawn = (alpha > 0.5).astype(np.uint8)
-    k = max(3, int(0.15 * iod) | 1)
-    body = cv2.morphologyEx(drawn, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
-    thin = drawn & (1 - body)  # cords, not the mask's body
+    thin, body = cords_and_body(alpha, iod)  # cords, not the mask's body
     cx = lm[27:31, 0].mean()
     body_cols = np.nonzero(body.any(axis=0))[0]
     for sign, jaw_x in ((-1, lm[0:4, 0].min()), (1, lm[13:17, 0].max())):
@@ -133,6 +138,27 @@ def test_ear_loops_and_straps_run_to_the_ears_and_stop_at_the_head(big_astronaut
         out = int(jaw_x + sign * 0.5 * iod)
         far = alpha[:, :out] if sign < 0 else alpha[:, out:]
         assert (far > 0.1).sum() == 0, (mask_type, sign)  # nothing beyond the ear
+
+
+@pytest.mark.parametrize("wear", ["nose", "chin"])
+@pytest.mark.parametrize("mask_type", ["surgical", "kf94", "cloth"])
+def test_loops_of_a_mask_worn_low_still_run_up_to_the_ears(big_astronaut, mask_type, wear):
+    """Under the nose or pulled down to the chin, a mask's loops stay hooked on the ears: on each side a
+    cord rises from the mask past the mouth to the level of the nose, measured against dlib's landmarks
+    (they once ended as stubs moved down with the mask), and none goes beyond the ear."""
+    image, face = big_astronaut
+    r = masked(image, face, mask_type=mask_type, color="white", shape_jitter=0, wear=wear)
+    alpha, lm = r.faces[0].alpha, face.landmarks
+    iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+    thin, _ = cords_and_body(alpha, iod)
+    cx, nose_y = lm[27:31, 0].mean(), lm[30, 1]
+    for sign, jaw_x in ((-1, lm[0:4, 0].min()), (1, lm[13:17, 0].max())):
+        side = thin[:, :int(cx)] if sign < 0 else thin[:, int(cx):]
+        rows = np.flatnonzero(side.any(axis=1))
+        assert rows.size and rows.min() <= nose_y, (mask_type, wear, sign, rows.min() if rows.size else None)
+        out = int(jaw_x + sign * 0.5 * iod)
+        far = alpha[:, :out] if sign < 0 else alpha[:, out:]
+        assert (far > 0.1).sum() == 0, (mask_type, wear, sign)
 
 
 def test_mask_is_as_sharp_and_as_noisy_as_the_photo(astronaut, face):
