@@ -276,6 +276,31 @@ def test_beard_grows_behind_the_mask(real):
     assert grown > 0  # around the mask's edges, where the jaw shows
 
 
+def test_collar_stays_under_the_jaw_and_behind_the_mask(astronaut, face, real):
+    """Clothing at the neck (a turtleneck, a scarf or an open collar), measured against dlib's landmarks:
+    it changes pixels under the chin, never on the face above the jaw line; its colour differs between
+    draws; on a masked face the mask lies over it (alpha and masked pixels unchanged)."""
+    from maskgen.verify.coverage import polygon_fraction
+    lm, box = face.landmarks, face.box
+    face_poly = np.vstack([lm[0:17], lm[26:16:-1]])  # jaw line and brows: the face
+    colours = []
+    for seed in range(8):
+        res = A.augment(astronaut, [lm], [box], None, forced(collar=[1.0, 1.0]), np.random.default_rng(seed))
+        assert res.applied == ["collar(height=1)"] and np.array_equal(res.landmarks[0], lm)
+        changed = np.abs(res.image.astype(int) - astronaut.astype(int)).max(axis=2) > 12
+        assert polygon_fraction(changed, face_poly) < 0.01, seed
+        under_chin = changed[int(lm[8, 1]) + 8:int(lm[8, 1]) + 40, int(lm[6, 0]):int(lm[10, 0])]
+        assert under_chin.mean() > 0.5, seed
+        colours.append(res.image[int(lm[8, 1]) + 30, int(lm[8, 0])].astype(int))
+    assert np.ptp(np.array(colours), axis=0).max() > 40
+    image, lm, box, alpha = real
+    for seed in range(4):
+        res = A.augment(image, [lm], [box], [alpha], forced(collar=[1.0, 1.0]), np.random.default_rng(seed))
+        assert np.array_equal(res.alphas[0], alpha)
+        under = alpha > 0.995
+        assert np.abs(res.image[under].astype(int) - image[under].astype(int)).max() <= 1, seed
+
+
 def test_hand_takes_the_skin_colour(real):
     image, lm, box, alpha = real
     res = A.augment(image, [lm], [box], [alpha], forced(hand=[1.0, 1.0]), np.random.default_rng(1))

@@ -51,4 +51,5 @@ def sample_parameters(spec: dict, rng: np.random.Generator) -> dict:
     s["yaw"] = (runs("yaw"), uniform("yaw", 1)) if "yaw" in spec else (False, 0.0)
     s["pitch"] = (runs("pitch"), uniform("pitch", 1)) if "pitch" in spec else (False, 0.0)
     s["beard"] = (runs("beard"), uniform("beard", 2)) if "beard" in spec else (False, 0.0)
+    s["collar"] = (runs("collar"), uniform("collar", 2)) if "collar" in spec else (False, 0.0)
     return s

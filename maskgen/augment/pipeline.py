@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 import maskgen.augment.capture as capture
+import maskgen.augment.clothing as clothing
 import maskgen.augment.occluders as occluders
 import maskgen.augment.turn as turn
 from maskgen.augment.labels import (box_from_points, check_inputs, keypoints, labels_from_keypoints, mask_share,
@@ -196,20 +197,24 @@ def _face_crop_stage(s: dict, img, points: list, alphas, applied: list):
 
 
 def _occlusion_stage(s: dict, img, landmarks: list, boxes: list, alphas, applied: list):
-    """A beard on one face (behind its mask), a hand and strands of hair over it; what the hand and
-    the hair cover leaves the mask alphas."""
-    if not boxes or not (s["hand"][0] or s["hair"][0] or s["beard"][0]):
+    """A beard and clothing at the neck on one face (behind its mask), a hand and strands of hair over it;
+    what the hand and the hair cover leaves the mask alphas."""
+    if not boxes or not (s["hand"][0] or s["hair"][0] or s["beard"][0] or s["collar"][0]):
         return img, alphas
     rng = np.random.default_rng(s["seed"] + 31)
     grey = is_grey(img)
     i = int(rng.integers(len(boxes)))
     frame = occluders.FaceFrame(landmarks[i], boxes[i])
     covers = []
+    masks = None if not alphas or all(a is None for a in alphas) else sum(a for a in alphas if a is not None)
     if s["beard"][0]:  # its own stream: the hand and hair draws stay as they were
-        masks = None if not alphas or all(a is None for a in alphas) else sum(a for a in alphas if a is not None)
         img = occluders.draw_beard(img, landmarks[i], frame, np.random.default_rng(s["seed"] + 37), s["beard"][1],
                                    under=masks)
         applied.append(f"beard(density={s['beard'][1]:g})")
+    if s["collar"][0]:  # behind any mask too, and its own stream
+        img = clothing.draw_collar(img, landmarks[i], frame, np.random.default_rng(s["seed"] + 41), s["collar"][1],
+                                   under=masks)
+        applied.append(f"collar(height={s['collar'][1]:g})")
     if s["hand"][0]:
         img, cover = occluders.draw_hand(img, frame, rng, s["hand"][1])
         covers.append(cover)

@@ -22,6 +22,8 @@ Spec format (a preset name, or a dict as :func:`load_augment_config` returns)::
       "hair": [4, 24],          # strands of hair falling over the cheeks (count); v -> [1, v]
       "beard": [0.3, 1.0],      # facial hair (a full beard, stubble, a goatee or a moustache) drawn
                                 # behind any mask; its density 0..1; v -> [0, v]
+      "collar": [0.2, 1.0],     # clothing around the neck (a turtleneck, a scarf or an open collar)
+                                # drawn behind any mask; how close it comes up to the jaw 0..1; v -> [0, v]
       "beauty": [0.3, 0.9],     # beauty-filter smoothing strength 0..1; v -> [0, v]
       "brightness": [0.8, 1.2], # multiplier on all channels
       "contrast": [0.8, 1.2],   # linear contrast factor around 128
@@ -42,7 +44,7 @@ Spec format (a preset name, or a dict as :func:`load_augment_config` returns)::
     }
 
 Ops left out do not run. The yaw and pitch turn the largest face first; then the geometric ops rotate, scale,
-translate and shear form one affine warp, then crop and face_crop cut; the occlusions (beard, hand, hair) are drawn on the moved face
+translate and shear form one affine warp, then crop and face_crop cut; the occlusions (beard, collar, hand, hair) are drawn on the moved face
 and taken out of the mask alphas they cover; the photometric ops run in the order listed. Everything
 applies to masked and unmasked images alike, so none of it tells the classes apart.
 """
@@ -58,7 +60,7 @@ from pathlib import Path
 PRESETS = ("none", "light", "heavy", "realistic")
 
 GEOMETRIC_OPS = ("yaw", "pitch", "rotate", "scale", "translate", "shear", "crop", "face_crop")
-OCCLUSION_OPS = ("beard", "hand", "hair")
+OCCLUSION_OPS = ("beard", "collar", "hand", "hair")
 PHOTOMETRIC_OPS = ("mono", "beauty", "brightness", "contrast", "hue", "saturation", "blur", "motion_blur", "cast",
                    "lowres", "noise", "jpeg")
 OPS = GEOMETRIC_OPS + OCCLUSION_OPS + PHOTOMETRIC_OPS
@@ -77,6 +79,7 @@ _RANGES = {
     "hand": ("range", 0.3, 3.0),
     "hair": ("int", 1, 200),
     "beard": ("pos", 0.0, 1.0),
+    "collar": ("pos", 0.0, 1.0),
     "beauty": ("pos", 0.0, 1.0),
     "cast": ("pos", 0.0, 1.0),
     "mono": ("pos", 0.0, 1.0),
@@ -200,11 +203,11 @@ PRESET_SPECS["heavy"] = validate_spec({
 PRESET_SPECS["realistic"] = validate_spec({
     "flip": 0.5, "yaw": 30,
     "rotate": 10, "scale": [0.9, 1.1], "translate": 0.04, "face_crop": [0.95, 1.5],
-    "hand": [0.8, 1.15], "hair": [4, 24], "beard": [0.35, 1.0],
+    "hand": [0.8, 1.15], "hair": [4, 24], "beard": [0.35, 1.0], "collar": [0.2, 1.0],
     "beauty": [0.3, 0.9], "brightness": [0.7, 1.3], "contrast": [0.75, 1.2], "saturation": [0.6, 1.3],
     "blur": [0.4, 1.6], "cast": 0.25, "lowres": [18, 64], "noise": [1, 8], "jpeg": [25, 90], "mono": 0.3,
     "p": {"yaw": 0.5, "rotate": 0.4, "scale": 0.4, "translate": 0.3, "face_crop": 0.2, "hand": 0.1, "hair": 0.15,
-          "beard": 0.15, "beauty": 0.15, "brightness": 0.5, "contrast": 0.4, "saturation": 0.3, "blur": 0.2, "cast": 0.35,
+          "beard": 0.15, "collar": 0.2, "beauty": 0.15, "brightness": 0.5, "contrast": 0.4, "saturation": 0.3, "blur": 0.2, "cast": 0.35,
           "lowres": 0.3, "noise": 0.3, "jpeg": 0.5, "mono": 0.06},
 }, "preset 'realistic'")
 
