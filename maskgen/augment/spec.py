@@ -203,11 +203,11 @@ PRESET_SPECS["heavy"] = validate_spec({
 PRESET_SPECS["realistic"] = validate_spec({
     "flip": 0.5, "yaw": 30,
     "rotate": 10, "scale": [0.9, 1.1], "translate": 0.04, "face_crop": [0.95, 1.5],
-    "hand": [0.8, 1.15], "hair": [4, 24], "beard": [0.35, 1.0], "collar": [0.2, 1.0],
+    "hand": [0.8, 1.15], "hair": [4, 24], "beard": [0.35, 1.0],
     "beauty": [0.3, 0.9], "brightness": [0.7, 1.3], "contrast": [0.75, 1.2], "saturation": [0.6, 1.3],
     "blur": [0.4, 1.6], "cast": 0.25, "lowres": [18, 64], "noise": [1, 8], "jpeg": [25, 90], "mono": 0.3,
     "p": {"yaw": 0.5, "rotate": 0.4, "scale": 0.4, "translate": 0.3, "face_crop": 0.2, "hand": 0.1, "hair": 0.15,
-          "beard": 0.15, "collar": 0.2, "beauty": 0.15, "brightness": 0.5, "contrast": 0.4, "saturation": 0.3, "blur": 0.2, "cast": 0.35,
+          "beard": 0.15, "beauty": 0.15, "brightness": 0.5, "contrast": 0.4, "saturation": 0.3, "blur": 0.2, "cast": 0.35,
           "lowres": 0.3, "noise": 0.3, "jpeg": 0.5, "mono": 0.06},
 }, "preset 'realistic'")
 
