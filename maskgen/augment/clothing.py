@@ -11,10 +11,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from maskgen.augment.occluders import FaceFrame, _polygon_mask, _region, skin_colour
+from maskgen.augment.occluders import LUMA, FaceFrame, _polygon_mask, _region, skin_colour
 
 COLLAR_STYLES = ("turtleneck", "scarf", "open collar")
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def clothing_colour(rng: np.random.Generator) -> np.ndarray:
@@ -57,14 +56,11 @@ def _outline(top: np.ndarray, frame: FaceFrame, flare: float) -> np.ndarray:
     return np.vstack([top, [right, right + down * far, left + down * far, left]])
 
 
-def _weave(shape: tuple[int, int], frame: FaceFrame, origin, rng: np.random.Generator, style: str) -> np.ndarray:
-    """Relief shading (about 1, float32) of the fabric: knit ribs down a roll neck, broad folds across a
-    scarf, a fold line along a collar's edge; a fine grain on all of them."""
-    h, w = shape
-    py, px = np.mgrid[0:h, 0:w].astype(np.float32)
-    rel_x, rel_y = px + origin[0] - frame.origin[0], py + origin[1] - frame.origin[1]
-    fx = (rel_x * frame.u[0] + rel_y * frame.u[1]) / frame.scale ** 2
-    fy = (rel_x * frame.v[0] + rel_y * frame.v[1]) / frame.scale ** 2
+def _weave(box, frame: FaceFrame, rng: np.random.Generator, style: str) -> np.ndarray:
+    """Relief shading (about 1, float32) of the fabric over the pixels of ``box``: knit ribs down a roll
+    neck, broad folds across a scarf or a collar; a fine grain on all of them."""
+    fx, fy = frame.grid(box)
+    shape = fx.shape
     shade = np.ones(shape, np.float32)
     if style == "turtleneck":
         period = rng.uniform(0.05, 0.1)
@@ -109,7 +105,7 @@ def draw_collar(image: np.ndarray, landmarks, frame: FaceFrame, rng: np.random.G
     skin = skin_colour(image, frame)
     light = 1.0 if skin is None else float(np.clip(float(skin @ LUMA) / 165.0, 0.45, 1.25))
     colour = clothing_colour(rng) * light
-    fabric = colour[None, None, :] * (_weave(cover.shape, frame, origin, rng, style) * shadow)[..., None]
+    fabric = colour[None, None, :] * (_weave((x0, y0, x1, y1), frame, rng, style) * shadow)[..., None]
     roi = image[y0:y1, x0:x1].astype(np.float32)
     out = image.copy()
     out[y0:y1, x0:x1] = np.clip(np.round(roi * (1 - cover[..., None]) + fabric * cover[..., None]), 0, 255)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601 luma of sRGB values
 NATURAL_HAIR = np.array([[28, 22, 20], [52, 36, 26], [92, 64, 42], [150, 112, 72], [196, 160, 110],
                          [120, 60, 35], [150, 150, 150]], np.float32)
 
@@ -35,6 +36,15 @@ class FaceFrame:
     def to_image(self, pts) -> np.ndarray:
         p = np.atleast_2d(np.asarray(pts, np.float64))
         return self.origin + p[:, :1] * self.u + p[:, 1:2] * self.v
+
+    def grid(self, box) -> tuple[np.ndarray, np.ndarray]:
+        """Face-frame coordinates (x across, in eye distances from the midline; y down) of every pixel
+        of the image region ``box`` (x0, y0, x1, y1, whole pixels)."""
+        x0, y0, x1, y1 = box
+        py, px = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        rel_x, rel_y = px - self.origin[0], py - self.origin[1]
+        return ((rel_x * self.u[0] + rel_y * self.u[1]) / self.scale ** 2,
+                (rel_x * self.v[0] + rel_y * self.v[1]) / self.scale ** 2)
 
 
 def _patch(image, centre, radius):
@@ -270,7 +280,7 @@ def draw_beard(image: np.ndarray, landmarks, frame: FaceFrame, rng: np.random.Ge
     if fine:  # stubble: a bluish-grey shadow of hair under the skin
         tone = np.clip(0.5 * tone + 0.5 * np.array([70, 66, 68], np.float32), 0, 255)
     roi = image[y0:y1, x0:x1].astype(np.float32)
-    lum = roi @ np.array([0.299, 0.587, 0.114], np.float32)
+    lum = roi @ LUMA
     skin_lum = float(np.median(lum[density > 0.5])) if (density > 0.5).any() else float(lum.mean())
     light = np.clip(lum / max(skin_lum, 1.0), 0.3, 1.5) ** 0.8
     hair = tone[None, None, :] * (light * (0.75 + 0.5 * texture))[..., None]
@@ -307,11 +317,7 @@ def _beard_density(outline: np.ndarray, lm: np.ndarray, frame: FaceFrame, style:
     density = _polygon_mask(shape, outline, origin)
     lips = lm[48:60] + (lm[48:60] - lm[48:60].mean(0)) * 0.08
     density *= 1 - _polygon_mask(shape, lips, origin)
-    py, px = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    # face-frame coordinates of every pixel: x across (eye distances from the midline), y down
-    rel_x, rel_y = px - frame.origin[0], py - frame.origin[1]
-    fx = (rel_x * frame.u[0] + rel_y * frame.u[1]) / unit ** 2
-    fy = (rel_x * frame.v[0] + rel_y * frame.v[1]) / unit ** 2
+    fx, fy = frame.grid(box)
     mouth_top = float(((lm[51] - frame.origin) @ frame.v) / unit ** 2)
     if style == "goatee":
         density *= np.clip((0.5 - np.abs(fx)) / 0.12, 0, 1)

@@ -206,7 +206,9 @@ def _occlusion_stage(s: dict, img, landmarks: list, boxes: list, alphas, applied
     i = int(rng.integers(len(boxes)))
     frame = occluders.FaceFrame(landmarks[i], boxes[i])
     covers = []
-    masks = None if not alphas or all(a is None for a in alphas) else sum(a for a in alphas if a is not None)
+    masks = None  # what a beard or a collar is drawn behind: the masks' alphas, summed
+    if (s["beard"][0] or s["collar"][0]) and alphas and any(a is not None for a in alphas):
+        masks = sum(a for a in alphas if a is not None)
     if s["beard"][0]:  # its own stream: the hand and hair draws stay as they were
         img = occluders.draw_beard(img, landmarks[i], frame, np.random.default_rng(s["seed"] + 37), s["beard"][1],
                                    under=masks)

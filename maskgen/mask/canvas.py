@@ -330,14 +330,14 @@ def ear_loops(c: Canvas, corners_top, corners_bottom, width: float = 0.04) -> np
     loops = np.zeros_like(c.X)
     for side, sign in ((0, -1), (1, 1)):
         t, b = np.array(corners_top[side]), np.array(corners_bottom[side])
+        # the ears stay where they are whatever the wear: a mask pulled down or hanging has its loops
+        # stretched from its corners to the ears
+        over, under = c.canonical_to_own(np.array(ear_points(sign)))
         if c.hang is not None:
-            loops = np.maximum(loops, _hanging_loops(c, sign, t, b, width))
+            loops = np.maximum(loops, _hanging_loops(c, sign, t, b, width, (over, under)))
             continue
         if not c.sides[side]:
             continue
-        # the ears stay where they are whatever the wear: a mask pulled down has its loops stretched
-        # from its corners up across the jaw to the ears
-        over, under = c.canonical_to_own(np.array(ear_points(sign)))
         upper = catmull_rom(np.array([t, (t + over) / 2 + [0, -0.03], over]), closed=False, samples=8)
         lower = catmull_rom(np.array([b, (b + under) / 2 + [sign * 0.05, 0.06], under]), closed=False, samples=8)
         loops = np.maximum(loops, c.stroke(upper, width))
@@ -345,11 +345,11 @@ def ear_loops(c: Canvas, corners_top, corners_bottom, width: float = 0.04) -> np
     return loops
 
 
-def _hanging_loops(c: Canvas, sign: int, t: np.ndarray, b: np.ndarray, width: float) -> np.ndarray:
-    """The loops of one side of a mask hanging from an ear: on the ear's side both run up to the ear
-    (taut, over it and behind its lobe); on the other side they hang slack, a loop drooping out."""
+def _hanging_loops(c: Canvas, sign: int, t: np.ndarray, b: np.ndarray, width: float, ear) -> np.ndarray:
+    """The loops of one side of a mask hanging from an ear: on the ear's side both run up to ``ear`` (its
+    two hook points in the own frame: taut, over it and behind its lobe); on the other side they hang
+    slack, a loop drooping out."""
     if sign == c.hang.sign:
-        ear = c.canonical_to_own(np.array(ear_points(sign)))
         out = np.zeros_like(c.X)
         for corner, end in ((t, ear[0]), (b, ear[1])):
             mid = (corner + end) / 2 + [0, 0.02]
