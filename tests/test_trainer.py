@@ -242,6 +242,70 @@ def test_resume_continues_the_epoch_count(run2, toy2, tmp_path):
     assert data["config"]["image_size"] == 64 and data["config"]["augment"] == "light"  # stored options kept
 
 
+def test_weight_average_follows_the_decay_and_copies_integer_buffers():
+    from torch import nn
+
+    from maskgen_trainer.ema import WeightAverage
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    avg = WeightAverage(model, decay=0.5)
+    expected = {k: v.clone() for k, v in start.items()}
+    for _ in range(3):
+        model.train()
+        model(torch.randn(5, 3)).sum().backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= 0.1 * p.grad
+        d = min(0.5, (1 + avg.updates) / (10 + avg.updates))  # capped early: 0.1, then 2/11, 3/12
+        avg.update(model)
+        for k, v in model.state_dict().items():
+            expected[k] = d * expected[k] + (1 - d) * v if v.is_floating_point() else v.clone()
+    assert avg.updates == 3
+    for k, v in avg.module.state_dict().items():
+        torch.testing.assert_close(v, expected[k], rtol=1e-6, atol=1e-6)
+    assert avg.module.state_dict()["1.num_batches_tracked"].item() == 3
+    assert not torch.equal(avg.module.state_dict()["0.weight"], model.state_dict()["0.weight"])
+    assert not any(p.requires_grad for p in avg.module.parameters())
+
+
+def test_ema_run_validates_keeps_and_resumes_the_average(toy2, tmp_path):
+    from PIL import Image
+
+    from maskgen_trainer.data import CentralWindow, train_zoom
+    from maskgen_trainer.metrics import cross_entropy
+    from maskgen_trainer.predict import Classifier
+
+    run = tmp_path / "ema"
+    args = [toy2, "--out", run, "--batch-size", 8, "--image-size", SIZE, "--augment", "light", "--metric", "val_acc",
+            "--patience", 0, "--log-every", 0, "--seed", 0, "--threads", 1]
+    result = _invoke(train, args + ["--epochs", 2, "--ema", 0.9])
+    assert "moving average of the weights (decay 0.9)" in result.output
+    data = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    steps = int(_history(run)[0]["train_images"]) // 8
+    assert data["ema"] == {"decay": 0.9, "updates": 2 * steps}
+    assert any(not torch.equal(data["model"][k], data["trained_model"][k])
+               for k in data["model"] if data["model"][k].is_floating_point())
+
+    # validation scored the average: its loss on the validation crops is the history's
+    val = sorted((toy2 / "val").glob("*/*.jpg"))
+    labels = np.array([0 if p.parent.name == "with_mask" else 1 for p in val])
+    crops = []
+    for path in val:
+        with Image.open(path) as im:
+            crops.append(np.asarray(CentralWindow(train_zoom("light"))(im.convert("RGB")).resize((64, 64),
+                                                                                           Image.BILINEAR)))
+    logits = np.log(Classifier(run / "last.pt", device="cpu", mirror=False).probs(crops))
+    assert cross_entropy(logits, labels) == pytest.approx(float(_history(run)[-1]["val_loss"]), abs=1e-4)
+
+    result = _invoke(train, [toy2, "--out", run, "--resume", "--ema", 0.5], expect_ok=False)
+    assert result.exit_code != 0 and "cannot change" in result.output
+    _invoke(train, [toy2, "--out", run, "--resume", "--epochs", 3])
+    data = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    assert data["epoch"] == 3 and data["ema"]["updates"] == 3 * steps
+
+
 def test_early_stopping_stops_with_pretrained_weights_from_the_cache(toy3, r50_file, tmp_path, monkeypatch):
     """--pretrained reads torchvision's hub cache (filled here with a locally made file, as a
     user without internet would); early stopping ends the run after `patience` epochs."""

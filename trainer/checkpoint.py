@@ -7,6 +7,9 @@ A checkpoint (``last.pt``, ``best.pt``) holds::
     config (TrainConfig as a dict), history (one dict per epoch), best {metric, mode, value, epoch},
     early_stopping {best, best_epoch, bad_epochs, stopped}, model, optimizer, scheduler, scaler (state dicts)
 
+and, for runs with ``--ema``, ``trained_model`` (the weights the optimizer moves; ``model`` is then
+their moving average, what validation and prediction use) and ``ema {decay, updates}``,
+
 so resuming and prediction need nothing but the file, and ``torch.load`` can never run code from it.
 """
 from __future__ import annotations
@@ -64,15 +67,17 @@ def preprocessing(image_size: int, augment: str = "default", crop_margin: float 
 
 
 def assemble(epoch: int, config: TrainConfig, classes: list[str], history: list[dict], stopper: EarlyStopping,
-             model, optimizer, scheduler, scaler) -> dict:
+             model, optimizer, scheduler, scaler, ema=None) -> dict:
     """The checkpoint of a run after ``epoch``: everything resuming and prediction need."""
+    weights = {"model": model_state(model)} if ema is None else {
+        "model": model_state(ema.module), "trained_model": model_state(model), "ema": ema.state()}
     return {"format": CHECKPOINT_FORMAT, "arch": ARCH, "epoch": epoch, "classes": list(classes),
             "preprocessing": preprocessing(config.image_size, config.augment, config.crop_margin),
             "config": config.to_dict(), "history": history,
             "best": {"metric": config.metric, "mode": config.mode, "value": stopper.best,
                      "epoch": stopper.best_epoch},
             "early_stopping": stopper.state_dict(),
-            "model": model_state(model), "optimizer": optimizer.state_dict(),
+            **weights, "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else {}}
 
 

@@ -26,7 +26,7 @@ DEFAULT_LR = {("sgd", False): 0.02, ("sgd", True): 0.01, ("adamw", False): 1e-3,
 DEFAULT_WEIGHT_DECAY = {"sgd": 1e-4, "adamw": 0.05}
 
 # options that shape the model or its input: fixed for the life of a run
-FROZEN_ON_RESUME = ("image_size", "dropout", "pretrained", "weights", "optimizer")
+FROZEN_ON_RESUME = ("image_size", "dropout", "pretrained", "weights", "optimizer", "ema")
 
 
 def option(default, help: str = "", *, kind=None, choices=None, min=None, max=None, max_open: bool = False,
@@ -96,6 +96,9 @@ class TrainConfig:
     gamma: float = option(0.1, "--scheduler step: decay factor.")
     dropout: float = option(0.2, "Dropout before the new classification layer.", min=0.0, max=1.0, max_open=True)
     label_smoothing: float = option(0.0, min=0.0, max=1.0, max_open=True)
+    ema: float = option(0.0, "Validate, pick best.pt and predict with a moving average of the weights, moved this "
+                             "decay per batch (e.g. 0.99); 0 = the trained weights themselves.",
+                        min=0.0, max=1.0, max_open=True)
     pretrained: bool = option(False, "Start from torchvision's ImageNet weights (downloaded once).", flag=True)
     weights: str | None = option(None, "Start from a local ResNet-50 state dict or maskgen checkpoint.", kind="file")
     metric: str = option("val_loss", "Monitored for best.pt and early stopping.", choices=METRICS)

@@ -44,8 +44,9 @@ def autocast_for(device: torch.device, enabled: bool):
 
 def train_one_epoch(model: nn.Module, criterion, optimizer, loader, normalize: Normalizer, scheduler=None,
                     scaler=None, autocast=contextlib.nullcontext, epoch: int = 1, log_every: int = 0,
-                    log=None) -> dict:
-    """Train for one pass over ``loader``; returns loss, accuracy, images, seconds, data wait."""
+                    log=None, after_step=None) -> dict:
+    """Train for one pass over ``loader``; returns loss, accuracy, images, seconds, data wait.
+    ``after_step`` is called after every optimizer step (the weight average's update)."""
     model.train()
     device = normalize.device
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
@@ -71,6 +72,8 @@ def train_one_epoch(model: nn.Module, criterion, optimizer, loader, normalize: N
             optimizer.step()
         if scheduler is not None:
             scheduler.step()
+        if after_step is not None:
+            after_step()
         n = y.shape[0]
         seen += n
         loss_sum += loss.detach().double() * n
@@ -96,7 +99,7 @@ def evaluate(model: nn.Module, loader, indices: list[int], targets, classes: lis
     back in the set's order, so every process takes the same early-stopping decision.
     """
     info = info or D.DistInfo()
-    logits = predict_logits(model.module if info.enabled else model, loader, normalize, autocast)
+    logits = predict_logits(getattr(model, "module", model), loader, normalize, autocast)  # DDP: the model inside
     parts = D.gather_objects((indices, logits), info)
     order = np.concatenate([np.asarray(i, dtype=np.int64) for i, _ in parts])
     stacked = np.concatenate([part.reshape(len(i), len(classes)) for i, part in parts])

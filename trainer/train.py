@@ -30,6 +30,7 @@ from . import checkpoint as ckpt
 from . import distributed as D
 from .config import FROZEN_ON_RESUME, TrainConfig
 from .data import Loaders, build_loaders, class_counts, class_weights, cpu_threads, default_workers, make_loader
+from .ema import WeightAverage
 from .errors import TrainerError
 from .files import write_csv, write_json
 from .loop import Normalizer, autocast_for, evaluate, predict_logits, recalibrate_batchnorm, stderr_log, train_one_epoch
@@ -102,6 +103,12 @@ class Run:
     start_epoch: int = 1
     history: list[dict] = field(default_factory=list)
     log: object = stderr_log
+    ema: WeightAverage | None = None  # --ema: the moving average validated, kept as best.pt, predicted with
+
+    @property
+    def judged(self) -> nn.Module:
+        """The model validation scores and ``best.pt`` keeps: the weight average, else the trained model."""
+        return self.net if self.ema is None else self.ema.module
 
     @property
     def out(self) -> Path:
@@ -137,7 +144,7 @@ def _prepare_model(config: TrainConfig, num_classes: int, state: dict | None, in
     if state is None:
         source = initial_weights(model, config.pretrained, config.weights)
     else:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(state.get("trained_model", state["model"]))  # with --ema, "model" is the average
         source = f"resumed from {Path(config.out) / 'last.pt'} (epoch {state['epoch']})"
         _seed_everything(config.seed + int(state["epoch"]) + 1)
     if channels_last:
@@ -178,7 +185,8 @@ def set_up(config: TrainConfig, state: dict | None, info: D.DistInfo, device, lo
         + ", ".join(f"{c} ({n})" for c, n in zip(classes, counts)))
     log(f"ResNet-50, {source}; device {device}" + (f" x{info.world_size} processes" if info.enabled else "")
         + f", {'AMP, ' if amp else ''}{'channels-last, ' if channels_last else ''}{workers} loader workers"
-        + ("" if cuda else f", {torch.get_num_threads()} compute threads"))
+        + ("" if cuda else f", {torch.get_num_threads()} compute threads")
+        + (f"; validated and kept as a moving average of the weights (decay {config.ema:g})" if config.ema else ""))
 
     weights = class_weights(data.train_set.targets, len(classes)).to(device) if config.balance == "loss" else None
     autocast, amp_dtype = autocast_for(device, amp)
@@ -188,10 +196,15 @@ def set_up(config: TrainConfig, state: dict | None, info: D.DistInfo, device, lo
         stopper = EarlyStopping.resumed(config.mode, config.patience, config.min_delta, state["early_stopping"])
         if start_epoch > config.epochs:
             log(f"the run already has {state['epoch']} epochs; pass a larger --epochs to continue")
+    ema = None
+    if config.ema:
+        ema = WeightAverage(model, config.ema)
+        if state is not None:
+            ema.restore(state["model"], state["ema"])
     return Run(config, info, device, workers, data, model, net,
                nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing), optimizer, scheduler,
                scaler, Normalizer(IMAGENET_MEAN, IMAGENET_STD, device, channels_last), autocast, stopper,
-               start_epoch, [] if state is None else [dict(r) for r in state["history"]], log)
+               start_epoch, [] if state is None else [dict(r) for r in state["history"]], log, ema)
 
 
 # ---------------------------------------------------------------- one epoch
@@ -202,13 +215,15 @@ def run_epoch(run: Run, epoch: int) -> dict:
     config, started = run.config, time.perf_counter()
     run.data.sampler.set_epoch(epoch)
     stats = train_one_epoch(run.net, run.criterion, run.optimizer, run.data.train, run.normalize, run.scheduler,
-                            run.scaler, run.autocast, epoch, config.log_every, run.log)
+                            run.scaler, run.autocast, epoch, config.log_every, run.log,
+                            None if run.ema is None else (lambda: run.ema.update(run.model)))
     loss_sum, correct, seen, data_wait = D.all_reduce_sum(
         [stats["loss_sum"], stats["correct"], stats["images"], stats["data_wait"]], run.info, run.device)
     if config.bn_recalibrate:
-        recalibrate_batchnorm(run.model, run.data.train, run.normalize, config.bn_recalibrate, run.autocast)
-        D.average_buffers(run.model, run.info)
-    m = evaluate(run.net, run.data.val, run.data.val_indices, run.data.val_set.targets, run.classes,
+        judged = run.model if run.ema is None else run.ema.module
+        recalibrate_batchnorm(judged, run.data.train, run.normalize, config.bn_recalibrate, run.autocast)
+        D.average_buffers(judged, run.info)
+    m = evaluate(run.judged, run.data.val, run.data.val_indices, run.data.val_set.targets, run.classes,
                  run.normalize, run.autocast, run.info)
     row = {"epoch": epoch, "lr": float(run.optimizer.param_groups[0]["lr"]),
            "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
@@ -238,7 +253,7 @@ def save_checkpoints(run: Run, epoch: int, improved: bool) -> None:
     """``last.pt`` (with the early-stopping decision), ``best.pt`` when ``improved``, ``history.csv``."""
     last = run.out / "last.pt"
     ckpt.save(last, ckpt.assemble(epoch, run.config, run.classes, run.history, run.stopper, run.model,
-                                  run.optimizer, run.scheduler, run.scaler))
+                                  run.optimizer, run.scheduler, run.scaler, run.ema))
     if improved:
         ckpt.copy(last, run.out / "best.pt")
     write_csv(run.out / "history.csv", run.history)
