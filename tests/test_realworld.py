@@ -57,6 +57,36 @@ def test_three_class_recipe_is_the_documented_one():
     assert not _contains(train, r["train"] + ["--image-size", str(r["image_size"]), "--epochs", "12", "--seed", "0"])
 
 
+def test_example_runs_the_documented_recipe():
+    """examples/train_and_predict.py builds and trains with the benchmark's (so the docs') 3-class recipe."""
+    r = _load().RECIPES[3]
+    spec = importlib.util.spec_from_file_location("train_and_predict", REPO / "examples" / "train_and_predict.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    as_cli = [t for k, v in example.DATASET.items() if k != "seed"
+              for t in ("--" + k.replace("_", "-"), f"{v:g}" if isinstance(v, float) else str(v))]
+    assert not _contains(as_cli, r["augment_cmd"] + ["--wear", r["wear"], "--augment", r["augment"]])
+    assert example.DATASET["seed"] == 1 and len(as_cli) == len(r["augment_cmd"]) + 4
+    train = [t for k, v in example.TRAINING.items() for t in ("--" + k.replace("_", "-"), str(v))]
+    assert not _contains(train, r["train"] + ["--image-size", str(r["image_size"]), "--epochs", "12", "--seed", "0"])
+
+
+def test_example_quick_run_trains_evaluates_and_predicts(tmp_path):
+    """The example's --quick run end to end on the shared photos: dataset, training, evaluation, prediction."""
+    from conftest import shared_data_dir
+
+    shared = shared_data_dir()
+    if not (shared / "unmasked_faces").is_dir() or not (shared / "real_mask").is_dir():
+        pytest.skip("shared photos absent")
+    done = subprocess.run([sys.executable, str(REPO / "examples" / "train_and_predict.py"), "--quick", "--work",
+                           str(tmp_path / "w")], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("run/best.pt", "run/history.csv", "dataset/metadata.csv"):
+        assert (tmp_path / "w" / name).is_file(), name
+    assert "trained 2 epochs" in done.stdout and "annotated photos in" in done.stdout
+    assert list((tmp_path / "w" / "predict" / "annotated").iterdir())
+
+
 def test_crop_margin_gives_side_in_range():
     rw = _load()
     sides = [1 + 2 * rw.crop_side_margin(1, f"photo{i}.jpg", v) for i in range(30) for v in range(7)]
