@@ -112,10 +112,10 @@ class TrainConfig:
                                                 "its side on each side (maskgen augment --crop face cuts "
                                                 f"{MARGIN_RANGE[0]:g}-{MARGIN_RANGE[1]:g}); prediction cuts faces "
                                                 "to show them as large as training did.", min=0.0)
-    workers: int | None = option(None, "DataLoader processes. [default: 1 on CPU, more on CUDA]", kind=int, min=0)
+    workers: int | None = option(None, "DataLoader processes. [default: 0 on CPU (every core computes), more on CUDA]", kind=int, min=0)
     device: str = option("auto", "auto, cpu, cuda or cuda:N.")
     amp: bool | None = option(None, "Mixed precision (CUDA only). [default: on with CUDA]", kind=bool)
-    channels_last: bool | None = option(None, "[default: on with CUDA]", kind=bool)
+    channels_last: bool | None = option(None, "[default: on]", kind=bool)
     sync_bn: bool = option(False, "Synchronised batch norm across torchrun processes.", flag=True)
     bn_recalibrate: int = option(0, "Before each validation, re-estimate batch-norm statistics over this many "
                                     "training batches (helps small datasets and short runs); 0 = off.", min=0)

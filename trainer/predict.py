@@ -53,11 +53,9 @@ class Classifier:
         self.device = choose_device(device)
         self.model = build_model(len(self.classes), dropout=0.0)
         self.model.load_state_dict(data["model"])
-        channels_last = self.device.type == "cuda"
-        if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        self.model.to(self.device).eval()
-        self.normalize = Normalizer(prep["mean"], prep["std"], self.device, channels_last)
+        # channels-last: faster on CUDA and on the CPU too (54 against 42 images/s at 112 px on 2 cores)
+        self.model = self.model.to(memory_format=torch.channels_last).to(self.device).eval()
+        self.normalize = Normalizer(prep["mean"], prep["std"], self.device, channels_last=True)
         self.autocast, _ = autocast_for(self.device, self.device.type == "cuda")
         self.batch_size = batch_size
         self.mirror = bool(mirror) and data.get("config", {}).get("augment", "default") != "none"

@@ -162,7 +162,7 @@ def set_up(config: TrainConfig, state: dict | None, info: D.DistInfo, device, lo
     """Data, model, loss, optimizer, schedule and early stopping of a new or resumed run."""
     cuda = device.type == "cuda"
     amp = cuda if config.amp is None else (config.amp and cuda)
-    channels_last = cuda if config.channels_last is None else config.channels_last
+    channels_last = True if config.channels_last is None else config.channels_last
     workers = default_workers(device.type) if config.workers is None else config.workers
     if not cuda and not config.threads:
         torch.set_num_threads(cpu_threads(workers))
