@@ -40,7 +40,10 @@ imported.
 --wear correct=0.6,nose=0.2,chin=0.2 --augment realistic --split 0.8,0.2,0 --seed 1``, then
 ``maskgen train ... --image-size 112 --epochs 12 --patience 4 --metric val_loss --batch-size 32
 --seed 0``), scored as above with ``incorrect_mask=incorrect_mask`` added; the incorrect-wear
-recall and the share of incorrect masks called ``with_mask`` are printed too.
+recall and the share of incorrect masks called ``with_mask`` are printed too. ``--models N`` trains
+N such models, member k on its own dataset (training seed ``seed + 10k``, generator seed that + 1, so
+another split of the portraits too), and scores them as one (``maskgen evaluate RUN --ensemble
+RUN_1 ...``: the class probabilities averaged); ``--score-members`` also scores each alone.
 
 Time (2 CPU cores): training dominates, and its speed differs between 2-core machines. On the
 machine of the ``docs/training.md`` runs of 2026-12-02 (morning) ResNet-50 at 112 px trained at 15-17
@@ -87,6 +90,7 @@ CROP_SIDE = (1.1, 1.6)      # 2 classes: crop side / face box side
 CROP_MARGIN = (sum(CROP_SIDE) / 2 - 1.0) / 2  # 2 classes: the crops' mean margin (maskgen train --crop-margin)
 CROP_SIZE = 128
 MARKER = ".realworld"          # marks a work folder this script may empty
+MEMBER_SEED_STEP = 10          # --models: member k trains with seed + 10 k
 RECIPES = {
     2: {"image_size": 112, "augment": "none", "wear": "correct",
         "train": ["--batch-size", "32", "--optimizer", "adamw", "--lr", "1e-3", "--scheduler", "cosine",
@@ -447,12 +451,20 @@ def build_two_class(args, mg, work: Path, data: Path, times: dict) -> dict:
     return {"portraits": total, "train_portraits": len(files), "train_crops": counts, "augment_cmd": cmd}
 
 
-def build_three_class(args, mg, work: Path, data: Path, times: dict) -> dict:
-    files, total = pick_portraits(args.portraits, args.limit_portraits, args.seed + 1, None)
-    src = link_sources(files, work / "portraits")
-    cmd = generator_command(args, mg) + ["augment", str(src), str(data), *RECIPES[3]["augment_cmd"], "--seed", str(args.seed + 1),
+def member_seed(seed: int, k: int) -> int:
+    """Training seed of ensemble member ``k`` (``--models``): member 0 is the single-model run of ``seed``;
+    each member's generator seed is its training seed + 1, so it also trains on another split of portraits."""
+    return seed + MEMBER_SEED_STEP * k
+
+
+def build_three_class(args, mg, work: Path, data: Path, times: dict, k: int = 0) -> dict:
+    gen_seed = member_seed(args.seed, k) + 1
+    suffix = f"_{k}" if k else ""
+    files, total = pick_portraits(args.portraits, args.limit_portraits, gen_seed, None)
+    src = link_sources(files, work / f"portraits{suffix}")
+    cmd = generator_command(args, mg) + ["augment", str(src), str(data), *RECIPES[3]["augment_cmd"], "--seed", str(gen_seed),
                 "--workers", str(args.workers), "--no-progress", "-q", *generator_args(args, RECIPES[3])]
-    times["generate"] = run(cmd, work / "augment.log")
+    times[f"generate{suffix}"] = run(cmd, work / f"augment{suffix}.log")
     counts: dict = {}
     for split in ("train", "val"):
         for label_dir in sorted((data / split).glob("*")) if (data / split).is_dir() else []:
@@ -489,7 +501,15 @@ def parse_args(argv=None):
                     help="2 classes: generate the masks with the maskgen source tree in this folder (e.g. an "
                          "earlier commit via git worktree) instead of this one; the rest of the recipe is unchanged")
     ap.add_argument("--limit-portraits", type=int, default=None, help="smoke runs: use only N portraits")
+    ap.add_argument("--models", type=int, default=1, help="3 classes: train N models (member k: training seed "
+                    f"seed + {MEMBER_SEED_STEP}k, generator seed that + 1) and score them as one ensemble "
+                    "(maskgen evaluate --ensemble)")
+    ap.add_argument("--score-members", action="store_true", help="--models: also score each member alone on --real")
     args = ap.parse_args(argv)
+    if args.models < 1:
+        ap.error("--models must be at least 1")
+    if args.models > 1 and args.classes != 3:
+        ap.error("--models: ensembles are benchmarked in the 3-class recipe only")
     if args.classes == 2 and args.wear not in (None, "correct"):
         ap.error("--wear: the 2-class recipe uses correctly worn masks only")
     return args
@@ -523,11 +543,24 @@ def main(argv=None) -> dict:
         built = build_three_class(args, mg, work, data, times)
         full_images = round(sum(built["train_crops"].values()) * len(list_images(args.portraits))
                             / max(1, built["portraits"]))
-    train_cmd = mg + ["train", str(data), "--out", str(run_dir), "--epochs", str(args.epochs), "--image-size",
-                      str(size), *recipe["train"], "--seed", str(args.seed), "--device", args.device,
-                      "--log-every", "0", *shlex.split(args.train_args or "")]
+
+    def train_cmd_for(data_dir: Path, out: Path, seed: int) -> list[str]:
+        return mg + ["train", str(data_dir), "--out", str(out), "--epochs", str(args.epochs), "--image-size",
+                     str(size), *recipe["train"], "--seed", str(seed), "--device", args.device,
+                     "--log-every", "0", *shlex.split(args.train_args or "")]
+
+    train_cmd = train_cmd_for(data, run_dir, args.seed)
     times["train"] = run(train_cmd, work / "train.log")
     training = training_summary(run_dir, full_images if size == recipe["image_size"] else 0)
+    members, member_cmds = [run_dir], []
+    for k in range(1, args.models):
+        data_k, run_k = work / f"data_{k}", work / f"run_{k}"
+        built.setdefault("members", []).append(build_three_class(args, mg, work, data_k, times, k))
+        member_cmds.append(train_cmd_for(data_k, run_k, member_seed(args.seed, k)))
+        times[f"train_{k}"] = run(member_cmds[-1], work / f"train_{k}.log")
+        training.setdefault("members", []).append(training_summary(run_k, 0))
+        members.append(run_k)
+    ensemble = [t for m in members[1:] for t in ("--ensemble", str(m))]
     scores, eval_cmds = {}, {}
     for name, root, folders in (("real", args.real, real_folders), ("pick", args.pick, pick_folders)):
         if name == "pick" and root.resolve() == args.real.resolve():
@@ -535,22 +568,36 @@ def main(argv=None) -> dict:
             continue
         mapping = ",".join(f"{k}={v}" for k, v in folders.items())
         eval_cmds[name] = mg + ["evaluate", str(run_dir), str(root), "--classes", mapping,
-                                "--out", str(work / "eval" / name), "--device", args.device]
+                                "--out", str(work / "eval" / name), "--device", args.device, *ensemble]
         times[f"evaluate_{name}"] = run(eval_cmds[name], work / f"evaluate_{name}.log")
         scores[name] = score_folder(work / "eval" / name, root, class_names)
+    if args.models > 1 and args.score_members:
+        mapping = ",".join(f"{k}={v}" for k, v in real_folders.items())
+        for k, member in enumerate(members):
+            cmd = mg + ["evaluate", str(member), str(args.real), "--classes", mapping,
+                        "--out", str(work / "eval" / f"real_member_{k}"), "--device", args.device]
+            eval_cmds[f"real_member_{k}"] = cmd
+            times[f"evaluate_real_member_{k}"] = run(cmd, work / f"evaluate_real_member_{k}.log")
+            scores[f"real_member_{k}"] = score_folder(work / "eval" / f"real_member_{k}", args.real, class_names)
     times["total"] = time.perf_counter() - begin
     result = report(args, size, detector, built, training, scores, times, class_names,
-                    {"train": train_cmd, "evaluate": eval_cmds})
+                    {"train": train_cmd, "train_members": member_cmds, "evaluate": eval_cmds})
     (work / "results.json").write_text(json.dumps(result, indent=2, default=str))
     print(f"\nwrote {work / 'results.json'}")
     return result
 
 
 def report(args, size, detector, built, training, scores, times, class_names, cmds) -> dict:
-    print_scores(f"real photos ({args.real})", scores["real"], class_names)
+    for k in range(args.models if args.score_members else 0):
+        print_scores(f"member {k} alone (training seed {member_seed(args.seed, k)}) on real photos ({args.real})",
+                     scores[f"real_member_{k}"], class_names)
+    what = f"an ensemble of {args.models} models on " if args.models > 1 else ""
+    print_scores(f"{what}real photos ({args.real})", scores["real"], class_names)
     print_scores(f"pick photos ({args.pick}; they chose the checkpoint in the 2-class recipe, so reported apart)",
                  scores["pick"], class_names)
-    print("\ntraining: " + ", ".join(f"{k} {fmt(v, 2) if isinstance(v, float) else v}" for k, v in training.items()))
+    for k, t in enumerate([training, *training.get("members", [])]):
+        print(("\ntraining: " if k == 0 else f"training of member {k}: ")
+              + ", ".join(f"{key} {fmt(v, 2) if isinstance(v, float) else v}" for key, v in t.items() if key != "members"))
     est = training.get("full_recipe_train_estimate_s")
     if est:
         rest = sum(v for k, v in times.items() if k not in ("train", "total"))

@@ -139,3 +139,30 @@ def test_smoke_run_end_to_end(shared_data, tmp_path):
         assert all(v is not None and 0.0 <= v <= 1.0 for v in values), values
         assert s["per_source"] and 0.0 <= s["worst_source"]["balanced_accuracy"] <= 1.0
     assert set(result["times_s"]) >= {"generate", "crop", "pick_crops", "train", "evaluate_real", "total"}
+
+
+def test_ensemble_smoke_run_three_classes(shared_data, tmp_path):
+    """--models 2: two datasets (other splits of the portraits), two runs, one ensemble scored, each member too."""
+    pytest.importorskip("torch")
+    if not (shared_data / "real_mask").is_dir() or not (shared_data / "no_mask").is_dir():
+        pytest.skip(f"no real_mask/ and no_mask/ in {shared_data}")
+    real = _real_subset(shared_data, tmp_path / "real", per_class=4)
+    work = tmp_path / "work"
+    cmd = [sys.executable, str(SCRIPT), "--work", str(work), "--classes", "3", "--portraits",
+           str(shared_data / "unmasked_faces"), "--real", str(real), "--pick", str(real), "--limit-portraits", "12",
+           "--epochs", "1", "--image-size", "32", "--workers", "2", "--models", "2", "--score-members", "--seed", "3"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "an ensemble of 2 models on real photos" in proc.stdout and "member 1 alone" in proc.stdout
+    result = json.loads((work / "results.json").read_text())
+    train, member = result["commands"]["train"], result["commands"]["train_members"][0]
+    assert train[train.index("--seed") + 1] == "3" and member[member.index("--seed") + 1] == "13"
+    assert "--ensemble" in result["commands"]["evaluate"]["real"]
+    assert (work / "run_1" / "best.pt").is_file() and (work / "data_1" / "metadata.csv").is_file()
+    metrics = json.loads((work / "eval" / "real" / "metrics.json").read_text())
+    assert metrics["ensemble"] == [str(work / "run" / "best.pt"), str(work / "run_1" / "best.pt")]
+    with open(work / "data" / "metadata.csv") as a, open(work / "data_1" / "metadata.csv") as b:
+        assert a.read() != b.read()  # the members trained on different data
+    for name in ("real", "real_member_0", "real_member_1"):
+        s = result["scores"][name]
+        assert s["photos"] == 8 and 0.0 <= s["balanced_accuracy"] <= 1.0

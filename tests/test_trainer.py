@@ -456,6 +456,51 @@ def test_evaluate_on_real_photos(run2, tmp_path):
     assert "without a face as wrong" in result.output
 
 
+def test_ensemble_averages_its_members_probabilities(run2, toy2, toy3, tmp_path):
+    run, _ = run2
+    other = tmp_path / "other"  # a second model: another seed, one epoch
+    _invoke(train, [toy2, "--out", other, "--epochs", 1, "--batch-size", 8, "--image-size", SIZE, "--augment", "light",
+                    "--log-every", 0, "--seed", 7, "--threads", 1])
+    photos, mapping = _real_photos(tmp_path)
+    classes = ",".join(f"{k}={v}" for k, v in mapping.items())
+
+    def probabilities(out: Path) -> dict[str, np.ndarray]:
+        with open(out / "predictions.csv", newline="") as fh:
+            return {r["file"]: np.array([float(r["p_with_mask"]), float(r["p_without_mask"])]) for r in csv.DictReader(fh)}
+
+    alone = {}
+    for name, r in (("a", run), ("b", other)):
+        _invoke(evaluate, [r, photos, "--classes", classes, "--out", tmp_path / name])
+        alone[name] = probabilities(tmp_path / name)
+    result = _invoke(evaluate, [run, photos, "--classes", classes, "--out", tmp_path / "both", "--ensemble", other])
+    assert "an ensemble of 2" in result.output
+    both = probabilities(tmp_path / "both")
+    assert set(both) == set(alone["a"]) and len(both) >= 8
+    assert max(np.abs(alone["a"][f] - alone["b"][f]).max() for f in both) > 0.01  # two different models
+    for f, p in both.items():
+        np.testing.assert_allclose(p, (alone["a"][f] + alone["b"][f]) / 2, atol=1e-5)
+    metrics = json.loads((tmp_path / "both" / "metrics.json").read_text())
+    assert metrics["ensemble"] == [str(run / "best.pt"), str(other / "best.pt")] and metrics["epochs"] == [3, 1]
+
+    group = tmp_path / "in" / "group.jpg"
+    _save_jpg(group, group_photo(["without_mask"] * 2, np.random.default_rng(4)))
+    _invoke(predict, [run, group, "--out", tmp_path / "pred", "--ensemble", other / "last.pt", "--no-annotate"])
+    data = json.loads((tmp_path / "pred" / "predictions.json").read_text())
+    assert data["ensemble"] == [str(run / "best.pt"), str(other / "last.pt")]
+    assert len(data["images"][0]["faces"]) == 2
+
+    # members that would need other crops, or classify other classes, are refused in one line
+    small, three = tmp_path / "small", tmp_path / "three"
+    _invoke(train, [toy2, "--out", small, "--epochs", 1, "--batch-size", 8, "--image-size", 48, "--log-every", 0,
+                    "--threads", 1])
+    _invoke(train, [toy3, "--out", three, "--epochs", 1, "--batch-size", 4, "--image-size", SIZE, "--log-every", 0,
+                    "--threads", 1])
+    result = _invoke(evaluate, [run, photos, "--classes", classes, "--ensemble", small], expect_ok=False)
+    assert result.exit_code == 1 and "--image-size and --crop-margin" in result.output and "48 px" in result.output
+    result = _invoke(predict, [run, group, "--ensemble", three], expect_ok=False)
+    assert result.exit_code == 1 and "incorrect_mask" in result.output and len(result.output.strip().splitlines()) == 1
+
+
 def test_evaluate_folder_names_must_match_or_be_mapped(run2, tmp_path):
     run, _ = run2
     photos, _ = _real_photos(tmp_path)

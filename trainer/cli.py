@@ -101,6 +101,16 @@ def train(ctx, dataset, out, resume, overwrite, **options):
                    f"AUC {v['auc']:.3f}")
 
 
+ensemble_option = click.option(
+    "--ensemble", "ensemble", multiple=True, type=click.Path(exists=True, path_type=Path), metavar="RUN",
+    help="Another run (or .pt file) classifying with RUN: the class probabilities of all are averaged. "
+         "Repeat for more. All must have the same classes, --image-size and --crop-margin.")
+
+
+def _runs(run: Path, ensemble: tuple[Path, ...]):
+    return [run, *ensemble] if ensemble else run
+
+
 @click.command("evaluate", context_settings={"show_default": True})
 @click.argument("run", type=click.Path(exists=True, path_type=Path))
 @click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -109,8 +119,9 @@ def train(ctx, dataset, out, resume, overwrite, **options):
                    "real_mask=with_mask,no_mask=without_mask; other folders are then ignored.")
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder. [default: RUN/eval/<DATA name>]")
+@ensemble_option
 @options_of(InferenceOptions)
-def evaluate(run, data, class_map, out, **settings):
+def evaluate(run, data, class_map, out, ensemble, **settings):
     """Evaluate the model in RUN on labelled real photos: DATA/<label>/<photo>.
 
     Per photo the largest face found is cropped as in training and classified; photos without a
@@ -123,7 +134,7 @@ def evaluate(run, data, class_map, out, **settings):
     from .metrics import format_report
     from .predict import evaluate_photos
 
-    metrics = _run(evaluate_photos, run, data, out, mapping, _run(InferenceOptions, **settings), log=_err)
+    metrics = _run(evaluate_photos, _runs(run, ensemble), data, out, mapping, _run(InferenceOptions, **settings), log=_err)
     paths = metrics["paths"]
     share = paths["face"] / metrics["photos"] if metrics["photos"] else 0.0
     click.echo(f"{metrics['photos']} photos: {paths['face']} classified by their largest face "
@@ -149,15 +160,16 @@ def evaluate(run, data, class_map, out, **settings):
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "both"]), default="both",
               help="predictions.csv (one row per face) and/or predictions.json (one entry per image).")
 @click.option("--annotate/--no-annotate", default=True, help="Write copies with boxes and labels to OUT/annotated.")
+@ensemble_option
 @options_of(InferenceOptions)
-def predict(run, images, out, fmt, annotate, **settings):
+def predict(run, images, out, fmt, annotate, ensemble, **settings):
     """Classify every face in IMAGES (files or folders) with the model in RUN.
 
     For each face: box, label and probability, printed and written to OUT.
     """
     from .predict import predict_images
 
-    result = _run(predict_images, run, list(images), out, fmt, annotate, _run(InferenceOptions, **settings), log=_err)
+    result = _run(predict_images, _runs(run, ensemble), list(images), out, fmt, annotate, _run(InferenceOptions, **settings), log=_err)
     images_done = result["images"]
     paths = {k: sum(r["path"] == k for r in images_done) for k in ("face", "whole", "no_face", "unreadable")}
     faces = sum(len(r["faces"]) for r in images_done if r["path"] == "face")

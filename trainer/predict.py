@@ -81,6 +81,67 @@ class Classifier:
         return softmax(self.logits(crops))
 
 
+class Ensemble:
+    """Several trained checkpoints classifying as one: each member's class probabilities (its crop
+    mirrored too, as :class:`Classifier` does) averaged. Members must share classes, input size and
+    crop margin, so that one crop of each face serves them all."""
+
+    def __init__(self, members: list[Classifier]):
+        if not members:
+            raise TrainerError("an ensemble needs at least one checkpoint")
+        first = members[0]
+        for other in members[1:]:
+            if other.classes != first.classes:
+                raise TrainerError(f"{other.path} classifies {', '.join(other.classes)}; "
+                                   f"{first.path} classifies {', '.join(first.classes)}")
+            if other.image_size != first.image_size or abs(other.margin - first.margin) > 1e-6:
+                raise TrainerError(f"{other.path} takes {other.image_size} px faces cut at margin {other.margin:g}; "
+                                   f"{first.path} takes {first.image_size} px at {first.margin:g}: an ensemble's "
+                                   "members must be trained with the same --image-size and --crop-margin")
+        self.members = members
+        self.path, self.classes, self.epoch = first.path, first.classes, first.epoch
+        self.image_size, self.margin = first.image_size, first.margin
+        self.mirror = all(m.mirror for m in members)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [m.path for m in self.members]
+
+    def probs(self, crops: list[np.ndarray]) -> np.ndarray:
+        """The members' class probabilities (N, C), averaged."""
+        return np.mean([m.probs(crops) for m in self.members], axis=0)
+
+
+def load_classifier(run, opts: InferenceOptions) -> Classifier | Ensemble:
+    """The checkpoint ``opts.which`` of ``run`` (a run folder or a .pt file), or with a list of runs
+    an :class:`Ensemble` of theirs."""
+    runs = [run] if isinstance(run, (str, Path)) else list(run)
+    members = [Classifier(ckpt.resolve(r, opts.which), device=opts.device, batch_size=opts.batch_size,
+                          mirror=opts.mirror) for r in runs]
+    return members[0] if len(members) == 1 else Ensemble(members)
+
+
+def _describe(clf) -> str:
+    if isinstance(clf, Ensemble):
+        return (f"an ensemble of {len(clf.members)}: "
+                + ", ".join(f"{m.path} (epoch {m.epoch})" for m in clf.members))
+    return f"{clf.path} (epoch {clf.epoch})"
+
+
+def _run_folder(run) -> Path:
+    """Where outputs go by default: the (first) run's folder."""
+    first = Path(run if isinstance(run, (str, Path)) else list(run)[0])
+    return first if first.is_dir() else first.parent
+
+
+def _checkpoints(clf) -> dict:
+    """What a report says about the checkpoint(s) that classified."""
+    if isinstance(clf, Ensemble):
+        return {"checkpoint": str(clf.path), "ensemble": [str(p) for p in clf.paths],
+                "epochs": [m.epoch for m in clf.members], "epoch": clf.epoch}
+    return {"checkpoint": str(clf.path), "epoch": clf.epoch}
+
+
 def whole_square(shape) -> np.ndarray:
     """The largest square centred on the image (a photo taken as an already-cropped face)."""
     h, w = shape[:2]
@@ -191,7 +252,7 @@ def default_detector(log=None) -> str:
     return "hog"
 
 
-def _photo_crops(paths: list[str], clf: Classifier, opts: InferenceOptions, largest_only: bool = False) -> PhotoCrops:
+def _photo_crops(paths: list[str], clf: Classifier | Ensemble, opts: InferenceOptions, largest_only: bool = False) -> PhotoCrops:
     return PhotoCrops(paths, clf.image_size, clf.margin, opts, largest_only)
 
 
@@ -202,22 +263,22 @@ def evaluate_photos(run, data, out=None, class_map: dict | None = None, options:
     Per photo the largest detected face is classified; with no face found, the whole photo (if
     ``fallback``) or nothing: the photo then counts as ``no_face``. Writes metrics.json,
     predictions.csv, roc.png, confusion.png, examples.png under ``out`` and returns the metrics.
-    ``options`` (or keywords such as ``detector="cnn"``) say how faces are found.
+    ``options`` (or keywords such as ``detector="cnn"``) say how faces are found. ``run``: a run
+    folder or checkpoint, or a list of them classifying as an :class:`Ensemble`.
     """
     opts = _settings(options, overrides, log)
-    path = ckpt.resolve(run, opts.which)
-    clf = Classifier(path, device=opts.device, batch_size=opts.batch_size, mirror=opts.mirror)
+    clf = load_classifier(run, opts)
     photos, ignored = labelled_photos(Path(data), clf.classes, class_map or {})
     if not photos:
         raise TrainerError(f"no photos found in {data}")
-    out = Path(out) if out else (Path(run) if Path(run).is_dir() else path.parent) / "eval" / Path(data).resolve().name
+    out = Path(out) if out else _run_folder(run) / "eval" / Path(data).resolve().name
     out.mkdir(parents=True, exist_ok=True)
     if ignored:
         log(f"ignoring folders not named in --classes: {', '.join(ignored)}")
-    log(f"evaluating {path} (epoch {clf.epoch}, classes {', '.join(clf.classes)}) on {len(photos)} photos from {data}")
+    log(f"evaluating {_describe(clf)} (classes {', '.join(clf.classes)}) on {len(photos)} photos from {data}")
     start = time.perf_counter()
     rows, targets, probs, crops_at = _classify_largest_faces(clf, photos, opts, log)
-    extra = {"checkpoint": str(path), "epoch": clf.epoch, "data": str(data), "class_map": class_map or {},
+    extra = {**_checkpoints(clf), "data": str(data), "class_map": class_map or {},
              "ignored_folders": ignored, "detector": opts.detector, "min_face": opts.min_face, "upsample": opts.upsample,
              "min_score": opts.min_score, "fallback": opts.fallback, "crop_margin": clf.margin, "mirror": clf.mirror,
              "image_size": clf.image_size, **_path_counts(rows), "seconds": time.perf_counter() - start}
@@ -238,7 +299,7 @@ def evaluate_photos(run, data, out=None, class_map: dict | None = None, options:
     return metrics
 
 
-def _classify_largest_faces(clf: Classifier, photos: list[tuple[str, int, str]], opts: InferenceOptions, log):
+def _classify_largest_faces(clf: Classifier | Ensemble, photos: list[tuple[str, int, str]], opts: InferenceOptions, log):
     """Per photo a CSV row; for those classified also the target, the probabilities and (file, square)."""
     dataset = _photo_crops([p for p, _, _ in photos], clf, opts, largest_only=True)
     rows, targets, probs, crops_at = [], [], [], []
@@ -341,12 +402,12 @@ def predict_images(run, inputs, out=None, fmt: str = "both", annotated: bool = T
                    options: InferenceOptions | None = None, log=stderr_log, **overrides) -> dict:
     """Classify every face in each image; write predictions.csv / predictions.json and annotated
     copies under ``out``. Returns ``{"out": folder, "images": [one dict per image with its faces]}``.
-    ``options`` (or keywords such as ``detector="cnn"``) say how faces are found."""
+    ``options`` (or keywords such as ``detector="cnn"``) say how faces are found; ``run``: as
+    :func:`evaluate_photos` takes it."""
     opts = _settings(options, overrides, log)
-    path = ckpt.resolve(run, opts.which)
-    clf = Classifier(path, device=opts.device, batch_size=opts.batch_size, mirror=opts.mirror)
+    clf = load_classifier(run, opts)
     files = gather_inputs(inputs)
-    out = Path(out) if out else (Path(run) if Path(run).is_dir() else path.parent) / "predict"
+    out = Path(out) if out else _run_folder(run) / "predict"
     out.mkdir(parents=True, exist_ok=True)
     results, rows, used_names = [], [], set()
     for batch in _photo_loader(_photo_crops([p for p, _ in files], clf, opts), opts.workers):
@@ -381,7 +442,7 @@ def predict_images(run, inputs, out=None, fmt: str = "both", annotated: bool = T
     if fmt in ("csv", "both"):
         write_csv(out / "predictions.csv", rows, columns)
     if fmt in ("json", "both"):
-        write_json(out / "predictions.json", {"checkpoint": str(path), "classes": clf.classes,
+        write_json(out / "predictions.json", {**_checkpoints(clf), "classes": clf.classes,
                                               "detector": opts.detector, "crop_margin": clf.margin,
                                               "mirror": clf.mirror, "images": results})
-    return {"out": str(out), "checkpoint": str(path), "classes": clf.classes, "images": results}
+    return {"out": str(out), **_checkpoints(clf), "classes": clf.classes, "images": results}
