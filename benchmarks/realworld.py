@@ -50,8 +50,10 @@ machine of the ``docs/training.md`` runs of 2026-12-02 (morning) ResNet-50 at 11
 images/s and the full 2-class recipe took 21-22 minutes; on the machine of the later runs it trained at
 7.1-7.6 images/s (one compute thread; the second core feeds the loader), and the 3-class recipe at 112
 px with one unmasked crop per variant took 43 minutes (37 of them training), so there the full 2-class
-recipe (1,428 crops) would take about 45 minutes. Each run prints its measured speed and what the full
-recipe would take at it. On a GPU the recipe takes a few minutes. ``--epochs`` and
+recipe (1,428 crops) would take about 45 minutes. Since 2026-12-07 the trainer computes on every core
+of a CPU (no loader process; channels-last): on that later kind of machine ResNet-50 at 112 px trains at
+14-17 images/s, the 3-class recipe's training takes about 16 minutes and the whole 3-class run about 24.
+Each run prints its measured speed and what the full recipe would take at it. On a GPU the recipe takes a few minutes. ``--epochs`` and
 ``--limit-portraits`` shrink a run for smoke tests; ``results.json`` says ``"full_recipe": false``
 for such runs.
 
