@@ -16,130 +16,22 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from torch.utils.data import DataLoader, Dataset
 
 from maskgen.crops import crop_square, cut_square, face_square
 from maskgen.images import ImageReadError, read_image, write_image_atomic
 
-from . import checkpoint as ckpt
+from .classifier import Classifier, Ensemble, checkpoints_info, describe, load_classifier, run_folder
 from .config import InferenceOptions
-from .distributed import choose_device
 from .errors import TrainerError
 from .files import write_csv, write_json
-from .loop import Normalizer, autocast_for, stderr_log
-from .metrics import softmax
-from .model import build_model
+from .loop import stderr_log
 from .photos import is_image, labelled_photos, list_images
 from .report import write_report
 
 PATHS = ("face", "whole", "no_face", "unreadable")
 CLASS_COLORS = {"with_mask": (40, 170, 60), "without_mask": (220, 40, 40), "incorrect_mask": (245, 150, 20)}
 OTHER_COLORS = [(60, 120, 230), (170, 60, 200), (20, 170, 170), (120, 120, 120)]
-
-
-class Classifier:
-    """A trained checkpoint ready for inference on RGB uint8 crops. With ``mirror`` (and a checkpoint
-    trained with random flips), each crop is classified as it is and mirrored, and the logits averaged."""
-
-    def __init__(self, path, device: str = "auto", batch_size: int = 64, mirror: bool = True):
-        data = ckpt.load(path)
-        self.path = Path(path)
-        self.classes: list[str] = list(data["classes"])
-        prep = data["preprocessing"]
-        self.image_size = int(prep["image_size"])
-        self.margin = float(prep["crop_margin"])
-        self.epoch = int(data["epoch"])
-        self.device = choose_device(device)
-        self.model = build_model(len(self.classes), dropout=0.0)
-        self.model.load_state_dict(data["model"])
-        # channels-last: faster on CUDA and on the CPU too (54 against 42 images/s at 112 px on 2 cores)
-        self.model = self.model.to(memory_format=torch.channels_last).to(self.device).eval()
-        self.normalize = Normalizer(prep["mean"], prep["std"], self.device, channels_last=True)
-        self.autocast, _ = autocast_for(self.device, self.device.type == "cuda")
-        self.batch_size = batch_size
-        self.mirror = bool(mirror) and data.get("config", {}).get("augment", "default") != "none"
-
-    @torch.inference_mode()
-    def logits(self, crops: list[np.ndarray]) -> np.ndarray:
-        """Logits (N, C) for RGB uint8 crops already of size ``image_size``."""
-        out = []
-        for start in range(0, len(crops), self.batch_size):
-            chunk = np.stack(crops[start:start + self.batch_size])
-            x = self.normalize(torch.from_numpy(chunk).permute(0, 3, 1, 2))
-            with self.autocast():
-                logits = self.model(x).float()
-                if self.mirror:
-                    logits = (logits + self.model(torch.flip(x, dims=[3])).float()) / 2
-            out.append(logits.cpu())
-        if not out:
-            return np.zeros((0, len(self.classes)))
-        return torch.cat(out).double().numpy()
-
-    def probs(self, crops: list[np.ndarray]) -> np.ndarray:
-        """Class probabilities (N, C) for RGB uint8 crops already of size ``image_size``."""
-        return softmax(self.logits(crops))
-
-
-class Ensemble:
-    """Several trained checkpoints classifying as one: each member's class probabilities (its crop
-    mirrored too, as :class:`Classifier` does) averaged. Members must share classes, input size and
-    crop margin, so that one crop of each face serves them all."""
-
-    def __init__(self, members: list[Classifier]):
-        if not members:
-            raise TrainerError("an ensemble needs at least one checkpoint")
-        first = members[0]
-        for other in members[1:]:
-            if other.classes != first.classes:
-                raise TrainerError(f"{other.path} classifies {', '.join(other.classes)}; "
-                                   f"{first.path} classifies {', '.join(first.classes)}")
-            if other.image_size != first.image_size or abs(other.margin - first.margin) > 1e-6:
-                raise TrainerError(f"{other.path} takes {other.image_size} px faces cut at margin {other.margin:g}; "
-                                   f"{first.path} takes {first.image_size} px at {first.margin:g}: an ensemble's "
-                                   "members must be trained with the same --image-size and --crop-margin")
-        self.members = members
-        self.path, self.classes, self.epoch = first.path, first.classes, first.epoch
-        self.image_size, self.margin = first.image_size, first.margin
-        self.mirror = all(m.mirror for m in members)
-
-    @property
-    def paths(self) -> list[Path]:
-        return [m.path for m in self.members]
-
-    def probs(self, crops: list[np.ndarray]) -> np.ndarray:
-        """The members' class probabilities (N, C), averaged."""
-        return np.mean([m.probs(crops) for m in self.members], axis=0)
-
-
-def load_classifier(run, opts: InferenceOptions) -> Classifier | Ensemble:
-    """The checkpoint ``opts.which`` of ``run`` (a run folder or a .pt file), or with a list of runs
-    an :class:`Ensemble` of theirs."""
-    runs = [run] if isinstance(run, (str, Path)) else list(run)
-    members = [Classifier(ckpt.resolve(r, opts.which), device=opts.device, batch_size=opts.batch_size,
-                          mirror=opts.mirror) for r in runs]
-    return members[0] if len(members) == 1 else Ensemble(members)
-
-
-def _describe(clf) -> str:
-    if isinstance(clf, Ensemble):
-        return (f"an ensemble of {len(clf.members)}: "
-                + ", ".join(f"{m.path} (epoch {m.epoch})" for m in clf.members))
-    return f"{clf.path} (epoch {clf.epoch})"
-
-
-def _run_folder(run) -> Path:
-    """Where outputs go by default: the (first) run's folder."""
-    first = Path(run if isinstance(run, (str, Path)) else list(run)[0])
-    return first if first.is_dir() else first.parent
-
-
-def _checkpoints(clf) -> dict:
-    """What a report says about the checkpoint(s) that classified."""
-    if isinstance(clf, Ensemble):
-        return {"checkpoint": str(clf.path), "ensemble": [str(p) for p in clf.paths],
-                "epochs": [m.epoch for m in clf.members], "epoch": clf.epoch}
-    return {"checkpoint": str(clf.path), "epoch": clf.epoch}
 
 
 def whole_square(shape) -> np.ndarray:
@@ -271,14 +163,14 @@ def evaluate_photos(run, data, out=None, class_map: dict | None = None, options:
     photos, ignored = labelled_photos(Path(data), clf.classes, class_map or {})
     if not photos:
         raise TrainerError(f"no photos found in {data}")
-    out = Path(out) if out else _run_folder(run) / "eval" / Path(data).resolve().name
+    out = Path(out) if out else run_folder(run) / "eval" / Path(data).resolve().name
     out.mkdir(parents=True, exist_ok=True)
     if ignored:
         log(f"ignoring folders not named in --classes: {', '.join(ignored)}")
-    log(f"evaluating {_describe(clf)} (classes {', '.join(clf.classes)}) on {len(photos)} photos from {data}")
+    log(f"evaluating {describe(clf)} (classes {', '.join(clf.classes)}) on {len(photos)} photos from {data}")
     start = time.perf_counter()
     rows, targets, probs, crops_at = _classify_largest_faces(clf, photos, opts, log)
-    extra = {**_checkpoints(clf), "data": str(data), "class_map": class_map or {},
+    extra = {**checkpoints_info(clf), "data": str(data), "class_map": class_map or {},
              "ignored_folders": ignored, "detector": opts.detector, "min_face": opts.min_face, "upsample": opts.upsample,
              "min_score": opts.min_score, "fallback": opts.fallback, "crop_margin": clf.margin, "mirror": clf.mirror,
              "image_size": clf.image_size, **_path_counts(rows), "seconds": time.perf_counter() - start}
@@ -407,7 +299,7 @@ def predict_images(run, inputs, out=None, fmt: str = "both", annotated: bool = T
     opts = _settings(options, overrides, log)
     clf = load_classifier(run, opts)
     files = gather_inputs(inputs)
-    out = Path(out) if out else _run_folder(run) / "predict"
+    out = Path(out) if out else run_folder(run) / "predict"
     out.mkdir(parents=True, exist_ok=True)
     results, rows, used_names = [], [], set()
     for batch in _photo_loader(_photo_crops([p for p, _ in files], clf, opts), opts.workers):
@@ -442,7 +334,7 @@ def predict_images(run, inputs, out=None, fmt: str = "both", annotated: bool = T
     if fmt in ("csv", "both"):
         write_csv(out / "predictions.csv", rows, columns)
     if fmt in ("json", "both"):
-        write_json(out / "predictions.json", {**_checkpoints(clf), "classes": clf.classes,
+        write_json(out / "predictions.json", {**checkpoints_info(clf), "classes": clf.classes,
                                               "detector": opts.detector, "crop_margin": clf.margin,
                                               "mirror": clf.mirror, "images": results})
-    return {"out": str(out), **_checkpoints(clf), "classes": clf.classes, "images": results}
+    return {"out": str(out), **checkpoints_info(clf), "classes": clf.classes, "images": results}

@@ -1,0 +1,122 @@
+"""A trained checkpoint ready for inference (:class:`Classifier`), several classifying as one
+(:class:`Ensemble`), and what reports say about them. Crops in, class probabilities out: finding and
+cutting faces is :mod:`maskgen_trainer.predict`'s.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import checkpoint as ckpt
+from .config import InferenceOptions
+from .distributed import choose_device
+from .errors import TrainerError
+from .loop import Normalizer, autocast_for
+from .metrics import softmax
+from .model import build_model
+
+
+class Classifier:
+    """A trained checkpoint ready for inference on RGB uint8 crops. With ``mirror`` (and a checkpoint
+    trained with random flips), each crop is classified as it is and mirrored, and the logits averaged."""
+
+    def __init__(self, path, device: str = "auto", batch_size: int = 64, mirror: bool = True):
+        data = ckpt.load(path)
+        self.path = Path(path)
+        self.classes: list[str] = list(data["classes"])
+        prep = data["preprocessing"]
+        self.image_size = int(prep["image_size"])
+        self.margin = float(prep["crop_margin"])
+        self.epoch = int(data["epoch"])
+        self.device = choose_device(device)
+        self.model = build_model(len(self.classes), dropout=0.0)
+        self.model.load_state_dict(data["model"])
+        # channels-last: faster on CUDA and on the CPU too (54 against 42 images/s at 112 px on 2 cores)
+        self.model = self.model.to(memory_format=torch.channels_last).to(self.device).eval()
+        self.normalize = Normalizer(prep["mean"], prep["std"], self.device, channels_last=True)
+        self.autocast, _ = autocast_for(self.device, self.device.type == "cuda")
+        self.batch_size = batch_size
+        self.mirror = bool(mirror) and data.get("config", {}).get("augment", "default") != "none"
+
+    @torch.inference_mode()
+    def logits(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Logits (N, C) for RGB uint8 crops already of size ``image_size``."""
+        out = []
+        for start in range(0, len(crops), self.batch_size):
+            chunk = np.stack(crops[start:start + self.batch_size])
+            x = self.normalize(torch.from_numpy(chunk).permute(0, 3, 1, 2))
+            with self.autocast():
+                logits = self.model(x).float()
+                if self.mirror:
+                    logits = (logits + self.model(torch.flip(x, dims=[3])).float()) / 2
+            out.append(logits.cpu())
+        if not out:
+            return np.zeros((0, len(self.classes)))
+        return torch.cat(out).double().numpy()
+
+    def probs(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Class probabilities (N, C) for RGB uint8 crops already of size ``image_size``."""
+        return softmax(self.logits(crops))
+
+
+class Ensemble:
+    """Several trained checkpoints classifying as one: each member's class probabilities (its crop
+    mirrored too, as :class:`Classifier` does) averaged. Members must share classes, input size and
+    crop margin, so that one crop of each face serves them all."""
+
+    def __init__(self, members: list[Classifier]):
+        if not members:
+            raise TrainerError("an ensemble needs at least one checkpoint")
+        first = members[0]
+        for other in members[1:]:
+            if other.classes != first.classes:
+                raise TrainerError(f"{other.path} classifies {', '.join(other.classes)}; "
+                                   f"{first.path} classifies {', '.join(first.classes)}")
+            if other.image_size != first.image_size or abs(other.margin - first.margin) > 1e-6:
+                raise TrainerError(f"{other.path} takes {other.image_size} px faces cut at margin {other.margin:g}; "
+                                   f"{first.path} takes {first.image_size} px at {first.margin:g}: an ensemble's "
+                                   "members must be trained with the same --image-size and --crop-margin")
+        self.members = members
+        self.path, self.classes, self.epoch = first.path, first.classes, first.epoch
+        self.image_size, self.margin = first.image_size, first.margin
+        self.mirror = all(m.mirror for m in members)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [m.path for m in self.members]
+
+    def probs(self, crops: list[np.ndarray]) -> np.ndarray:
+        """The members' class probabilities (N, C), averaged."""
+        return np.mean([m.probs(crops) for m in self.members], axis=0)
+
+
+def load_classifier(run, opts: InferenceOptions) -> Classifier | Ensemble:
+    """The checkpoint ``opts.which`` of ``run`` (a run folder or a .pt file), or with a list of runs
+    an :class:`Ensemble` of theirs."""
+    runs = [run] if isinstance(run, (str, Path)) else list(run)
+    members = [Classifier(ckpt.resolve(r, opts.which), device=opts.device, batch_size=opts.batch_size,
+                          mirror=opts.mirror) for r in runs]
+    return members[0] if len(members) == 1 else Ensemble(members)
+
+
+def describe(clf) -> str:
+    if isinstance(clf, Ensemble):
+        return (f"an ensemble of {len(clf.members)}: "
+                + ", ".join(f"{m.path} (epoch {m.epoch})" for m in clf.members))
+    return f"{clf.path} (epoch {clf.epoch})"
+
+
+def run_folder(run) -> Path:
+    """Where outputs go by default: the (first) run's folder."""
+    first = Path(run if isinstance(run, (str, Path)) else list(run)[0])
+    return first if first.is_dir() else first.parent
+
+
+def checkpoints_info(clf) -> dict:
+    """What a report says about the checkpoint(s) that classified."""
+    if isinstance(clf, Ensemble):
+        return {"checkpoint": str(clf.path), "ensemble": [str(p) for p in clf.paths],
+                "epochs": [m.epoch for m in clf.members], "epoch": clf.epoch}
+    return {"checkpoint": str(clf.path), "epoch": clf.epoch}
