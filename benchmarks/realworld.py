@@ -562,25 +562,25 @@ def main(argv=None) -> dict:
         times[f"train_{k}"] = run(member_cmds[-1], work / f"train_{k}.log")
         training.setdefault("members", []).append(training_summary(run_k, 0))
         members.append(run_k)
-    ensemble = [t for m in members[1:] for t in ("--ensemble", str(m))]
     scores, eval_cmds = {}, {}
+
+    def evaluate(name: str, runs: list[Path], root: Path, folders: dict) -> None:
+        """``maskgen evaluate`` of ``runs`` (more than one: as an ensemble) on ``root``, scored as ``name``."""
+        mapping = ",".join(f"{k}={v}" for k, v in folders.items())
+        eval_cmds[name] = mg + ["evaluate", str(runs[0]), str(root), "--classes", mapping,
+                                "--out", str(work / "eval" / name), "--device", args.device,
+                                *[t for m in runs[1:] for t in ("--ensemble", str(m))]]
+        times[f"evaluate_{name}"] = run(eval_cmds[name], work / f"evaluate_{name}.log")
+        scores[name] = score_folder(work / "eval" / name, root, class_names)
+
     for name, root, folders in (("real", args.real, real_folders), ("pick", args.pick, pick_folders)):
         if name == "pick" and root.resolve() == args.real.resolve():
             scores[name] = scores["real"]  # the same photos: scored once
             continue
-        mapping = ",".join(f"{k}={v}" for k, v in folders.items())
-        eval_cmds[name] = mg + ["evaluate", str(run_dir), str(root), "--classes", mapping,
-                                "--out", str(work / "eval" / name), "--device", args.device, *ensemble]
-        times[f"evaluate_{name}"] = run(eval_cmds[name], work / f"evaluate_{name}.log")
-        scores[name] = score_folder(work / "eval" / name, root, class_names)
+        evaluate(name, members, root, folders)
     if args.models > 1 and args.score_members:
-        mapping = ",".join(f"{k}={v}" for k, v in real_folders.items())
         for k, member in enumerate(members):
-            cmd = mg + ["evaluate", str(member), str(args.real), "--classes", mapping,
-                        "--out", str(work / "eval" / f"real_member_{k}"), "--device", args.device]
-            eval_cmds[f"real_member_{k}"] = cmd
-            times[f"evaluate_real_member_{k}"] = run(cmd, work / f"evaluate_real_member_{k}.log")
-            scores[f"real_member_{k}"] = score_folder(work / "eval" / f"real_member_{k}", args.real, class_names)
+            evaluate(f"real_member_{k}", [member], args.real, real_folders)
     times["total"] = time.perf_counter() - begin
     result = report(args, size, detector, built, training, scores, times, class_names,
                     {"train": train_cmd, "train_members": member_cmds, "evaluate": eval_cmds})

@@ -60,6 +60,13 @@ class Classifier:
         """Class probabilities (N, C) for RGB uint8 crops already of size ``image_size``."""
         return softmax(self.logits(crops))
 
+    def describe(self) -> str:
+        return f"{self.path} (epoch {self.epoch})"
+
+    def info(self) -> dict:
+        """What a report says about the checkpoint that classified."""
+        return {"checkpoint": str(self.path), "epoch": self.epoch}
+
 
 class Ensemble:
     """Several trained checkpoints classifying as one: each member's class probabilities (its crop
@@ -83,40 +90,33 @@ class Ensemble:
         self.image_size, self.margin = first.image_size, first.margin
         self.mirror = all(m.mirror for m in members)
 
-    @property
-    def paths(self) -> list[Path]:
-        return [m.path for m in self.members]
-
     def probs(self, crops: list[np.ndarray]) -> np.ndarray:
         """The members' class probabilities (N, C), averaged."""
         return np.mean([m.probs(crops) for m in self.members], axis=0)
+
+    def describe(self) -> str:
+        return f"an ensemble of {len(self.members)}: " + ", ".join(m.describe() for m in self.members)
+
+    def info(self) -> dict:
+        """What a report says about the checkpoints that classified (the first one's as ``checkpoint``)."""
+        return {"checkpoint": str(self.path), "ensemble": [str(m.path) for m in self.members],
+                "epochs": [m.epoch for m in self.members], "epoch": self.epoch}
+
+
+def _run_list(run) -> list:
+    """``run`` (a run folder or checkpoint) or a list of them, as a list."""
+    return [run] if isinstance(run, (str, Path)) else list(run)
 
 
 def load_classifier(run, opts: InferenceOptions) -> Classifier | Ensemble:
     """The checkpoint ``opts.which`` of ``run`` (a run folder or a .pt file), or with a list of runs
     an :class:`Ensemble` of theirs."""
-    runs = [run] if isinstance(run, (str, Path)) else list(run)
     members = [Classifier(ckpt.resolve(r, opts.which), device=opts.device, batch_size=opts.batch_size,
-                          mirror=opts.mirror) for r in runs]
+                          mirror=opts.mirror) for r in _run_list(run)]
     return members[0] if len(members) == 1 else Ensemble(members)
-
-
-def describe(clf) -> str:
-    if isinstance(clf, Ensemble):
-        return (f"an ensemble of {len(clf.members)}: "
-                + ", ".join(f"{m.path} (epoch {m.epoch})" for m in clf.members))
-    return f"{clf.path} (epoch {clf.epoch})"
 
 
 def run_folder(run) -> Path:
     """Where outputs go by default: the (first) run's folder."""
-    first = Path(run if isinstance(run, (str, Path)) else list(run)[0])
+    first = Path(_run_list(run)[0])
     return first if first.is_dir() else first.parent
-
-
-def checkpoints_info(clf) -> dict:
-    """What a report says about the checkpoint(s) that classified."""
-    if isinstance(clf, Ensemble):
-        return {"checkpoint": str(clf.path), "ensemble": [str(p) for p in clf.paths],
-                "epochs": [m.epoch for m in clf.members], "epoch": clf.epoch}
-    return {"checkpoint": str(clf.path), "epoch": clf.epoch}

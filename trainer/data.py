@@ -225,10 +225,10 @@ def default_workers(device_type: str) -> int:
     faster than ResNet-50 (``benchmarks/bench_train.py``), so reading in the training process costs a few
     per cent of a step, while a worker process would keep a whole core from computing: on 2 cores,
     0 workers and 2 compute threads trained 1.8 times as fast as 1 worker and 1 thread."""
+    if device_type != "cuda":
+        return 0
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if device_type == "cuda":
-        return max(2, min(16, cpus - 1))
-    return 0
+    return max(2, min(16, cpus - 1))
 
 
 def cpu_threads(workers: int) -> int:

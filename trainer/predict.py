@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from maskgen.crops import crop_square, cut_square, face_square
 from maskgen.images import ImageReadError, read_image, write_image_atomic
 
-from .classifier import Classifier, Ensemble, checkpoints_info, describe, load_classifier, run_folder
+from .classifier import Classifier, Ensemble, load_classifier, run_folder
 from .config import InferenceOptions
 from .errors import TrainerError
 from .files import write_csv, write_json
@@ -167,10 +167,10 @@ def evaluate_photos(run, data, out=None, class_map: dict | None = None, options:
     out.mkdir(parents=True, exist_ok=True)
     if ignored:
         log(f"ignoring folders not named in --classes: {', '.join(ignored)}")
-    log(f"evaluating {describe(clf)} (classes {', '.join(clf.classes)}) on {len(photos)} photos from {data}")
+    log(f"evaluating {clf.describe()} (classes {', '.join(clf.classes)}) on {len(photos)} photos from {data}")
     start = time.perf_counter()
     rows, targets, probs, crops_at = _classify_largest_faces(clf, photos, opts, log)
-    extra = {**checkpoints_info(clf), "data": str(data), "class_map": class_map or {},
+    extra = {**clf.info(), "data": str(data), "class_map": class_map or {},
              "ignored_folders": ignored, "detector": opts.detector, "min_face": opts.min_face, "upsample": opts.upsample,
              "min_score": opts.min_score, "fallback": opts.fallback, "crop_margin": clf.margin, "mirror": clf.mirror,
              "image_size": clf.image_size, **_path_counts(rows), "seconds": time.perf_counter() - start}
@@ -334,7 +334,7 @@ def predict_images(run, inputs, out=None, fmt: str = "both", annotated: bool = T
     if fmt in ("csv", "both"):
         write_csv(out / "predictions.csv", rows, columns)
     if fmt in ("json", "both"):
-        write_json(out / "predictions.json", {**checkpoints_info(clf), "classes": clf.classes,
+        write_json(out / "predictions.json", {**clf.info(), "classes": clf.classes,
                                               "detector": opts.detector, "crop_margin": clf.margin,
                                               "mirror": clf.mirror, "images": results})
-    return {"out": str(out), **checkpoints_info(clf), "classes": clf.classes, "images": results}
+    return {"out": str(out), **clf.info(), "classes": clf.classes, "images": results}
