@@ -456,6 +456,37 @@ def test_evaluate_on_real_photos(run2, tmp_path):
     assert "without a face as wrong" in result.output
 
 
+def test_rescore_cuts_the_evaluated_faces_again(run2, tmp_path, capsys):
+    """benchmarks/rescore.py: the faces of an evaluation cut again at the checkpoint's framing give back the
+    evaluation's probabilities; another framing gives others; a model averaged with itself is itself."""
+    import importlib.util
+
+    run, _ = run2
+    photos, mapping = _real_photos(tmp_path)
+    _invoke(evaluate, [run, photos, "--classes", ",".join(f"{k}={v}" for k, v in mapping.items()),
+                       "--out", tmp_path / "ev"])
+    spec = importlib.util.spec_from_file_location("rescore", REPO / "benchmarks" / "rescore.py")
+    rescore = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rescore)
+    rows = rescore.read_predictions(tmp_path / "ev" / "predictions.csv")
+    classes, labels, probs = rescore.rescore(rows, [run, run / "best.pt"], rescore.parse_framings("default,0.1:0.08"))
+    stored = np.array([[float(r[f"p_{c}"]) for c in classes] for r in rows])
+    faces = np.array([r["path"] == "face" for r in rows])
+    assert probs.shape == (2, 2, len(rows), 2) and faces.sum() >= 2 and (~faces).any()
+    np.testing.assert_allclose(probs[0, 0], stored, atol=0.02)  # boxes are stored to 0.1 px
+    np.testing.assert_allclose(probs[0], probs[1])  # the same checkpoint twice
+    np.testing.assert_array_equal(probs[0, 1][~faces], stored[~faces])  # photos classified whole keep theirs
+    assert np.abs(probs[0, 1][faces] - probs[0, 0][faces]).max() > 1e-4  # another framing: other crops
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert rescore.balanced(stored, labels, len(classes))[0] == pytest.approx(metrics["balanced_accuracy"])
+    result = rescore.main([str(tmp_path / "ev" / "predictions.csv"), str(run), str(run),
+                           "--prior-shifts=-1,0", "--shift-class", "with_mask"])
+    out = capsys.readouterr().out
+    assert "models 0-1 averaged" in out and "with_mask log-probability -1" in out
+    assert result["ensemble"][2] == result["models"]["0:default:0"]
+    assert result["prior_shifts"][0.0] == result["models"]["0:default:0"]
+
+
 def test_ensemble_averages_its_members_probabilities(run2, toy2, toy3, tmp_path):
     run, _ = run2
     other = tmp_path / "other"  # a second model: another seed, one epoch
