@@ -39,7 +39,7 @@ imported.
 (``maskgen augment ... --crop face --crop-size 128 --variants 6 --negatives 1
 --wear correct=0.6,nose=0.2,chin=0.2 --augment realistic --split 0.8,0.2,0 --seed 1``, then
 ``maskgen train ... --image-size 112 --epochs 12 --patience 4 --metric val_loss --batch-size 32
---seed 0``), scored as above with ``incorrect_mask=incorrect_mask`` added; the incorrect-wear
+--augment light --seed 0``), scored as above with ``incorrect_mask=incorrect_mask`` added; the incorrect-wear
 recall and the share of incorrect masks called ``with_mask`` are printed too. ``--models N`` trains
 N such models, member k on its own dataset (training seed ``seed + 10k``, generator seed that + 1, so
 another split of the portraits too), and scores them as one (``maskgen evaluate RUN --ensemble
@@ -102,7 +102,7 @@ RECIPES = {
     3: {"image_size": 112, "augment": "realistic", "wear": "correct=0.6,nose=0.2,chin=0.2",
         "augment_cmd": ["--crop", "face", "--crop-size", "128", "--variants", "6", "--negatives", "1",
                         "--split", "0.8,0.2,0"],
-        "train": ["--patience", "4", "--metric", "val_loss", "--batch-size", "32"]},
+        "train": ["--patience", "4", "--metric", "val_loss", "--batch-size", "32", "--augment", "light"]},
 }
 
 

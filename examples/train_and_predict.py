@@ -21,7 +21,8 @@ REAL_CLASSES = "real_mask=with_mask,no_mask=without_mask,incorrect_mask=incorrec
 # the recipe of docs/training.md (tests/test_realworld.py checks that the three agree with the benchmark)
 DATASET = {"crop": "face", "crop_size": 128, "variants": 6, "negatives": 1.0,
            "wear": "correct=0.6,nose=0.2,chin=0.2", "augment": "realistic", "split": "0.8,0.2,0", "seed": 1}
-TRAINING = {"image_size": 112, "epochs": 12, "patience": 4, "metric": "val_loss", "batch_size": 32, "seed": 0}
+TRAINING = {"image_size": 112, "epochs": 12, "patience": 4, "metric": "val_loss", "batch_size": 32, "augment": "light",
+            "seed": 0}
 QUICK = {"variants": 2, "split": "0.7,0.3,0", "image_size": 64, "epochs": 2, "batch_size": 16}  # --quick
 
 
