@@ -22,20 +22,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
 import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def balanced(probs: np.ndarray, labels: np.ndarray, n_classes: int) -> tuple[float, list[float]]:
-    """Balanced accuracy and the recall of each class present (NaN for absent ones)."""
-    pred = probs.argmax(1)
-    recalls = [float((pred[labels == k] == k).mean()) if (labels == k).any() else float("nan")
-               for k in range(n_classes)]
-    return float(np.nanmean(recalls)), recalls
 
 
 def parse_framings(text: str) -> list[tuple[float | None, float]]:
@@ -57,7 +46,8 @@ def read_predictions(path: Path) -> list[dict]:
 
 def rescore(rows: list[dict], runs: list[Path], framings, device: str = "cpu") -> tuple[list[str], np.ndarray,
                                                                                           np.ndarray]:
-    """Labels (as class indices), and probabilities (models, framings, photos, classes)."""
+    """The classes, each row's label as a class index (-1: a folder outside the classes), and the
+    probabilities (models, framings, rows, classes)."""
     from maskgen.crops import cut_square, face_square
     from maskgen.images import read_image
     from maskgen_trainer import checkpoint as ckpt
@@ -92,10 +82,15 @@ def rescore(rows: list[dict], runs: list[Path], framings, device: str = "cpu") -
     return classes, labels, np.asarray(all_probs)
 
 
-def line(name: str, probs: np.ndarray, labels: np.ndarray, classes: list[str]) -> str:
-    ba, recalls = balanced(probs, labels, len(classes))
-    return f"{name:<44} balanced accuracy {ba:.4f}  " + "  ".join(
-        f"{c} {r:.3f}" for c, r in zip(classes, recalls) if r == r)
+def report(name: str, scores: np.ndarray, labels: np.ndarray, classes: list[str]) -> float:
+    """Print balanced accuracy and the recall of each class present for ``scores`` (probabilities, or
+    anything whose row maximum is the call); returns the balanced accuracy."""
+    from maskgen_trainer.metrics import classification_metrics
+
+    m = classification_metrics(labels, scores, classes)
+    print(f"{name:<44} balanced accuracy {m['balanced_accuracy']:.4f}  " + "  ".join(
+        f"{c} {v['recall']:.3f}" for c, v in m["per_class"].items() if v["support"]))
+    return m["balanced_accuracy"]
 
 
 def main(argv=None) -> dict:
@@ -107,7 +102,6 @@ def main(argv=None) -> dict:
     ap.add_argument("--shift-class", default="incorrect_mask")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
-    sys.path.insert(0, str(REPO))
     rows = read_predictions(args.predictions)
     framings = parse_framings(args.framings)
     classes, labels, probs = rescore(rows, args.runs, framings, args.device)
@@ -117,17 +111,14 @@ def main(argv=None) -> dict:
     results = {"models": {}, "ensemble": {}, "framings": {}, "prior_shifts": {}}
     for k, run in enumerate(args.runs):
         for f, name in enumerate(names):
-            print(line(f"model {k} ({run.name}) framing {name}", probs[k, f], labels, classes))
-            results["models"][f"{k}:{name}"] = balanced(probs[k, f], labels, len(classes))[0]
+            results["models"][f"{k}:{name}"] = report(f"model {k} ({run.name}) framing {name}", probs[k, f],
+                                                      labels, classes)
         if k:
-            mean = probs[:k + 1, 0].mean(0)
-            print(line(f"models 0-{k} averaged", mean, labels, classes))
-            results["ensemble"][k + 1] = balanced(mean, labels, len(classes))[0]
+            results["ensemble"][k + 1] = report(f"models 0-{k} averaged", probs[:k + 1, 0].mean(0), labels, classes)
     if len(framings) > 1:
-        mean = probs.mean(axis=(0, 1))
-        print(line(f"all {len(framings)} framings{' of all models' if len(args.runs) > 1 else ''} averaged",
-                   mean, labels, classes))
-        results["framings"]["all"] = balanced(mean, labels, len(classes))[0]
+        results["framings"]["all"] = report(
+            f"all {len(framings)} framings{' of all models' if len(args.runs) > 1 else ''} averaged",
+            probs.mean(axis=(0, 1)), labels, classes)
     if args.prior_shifts:
         if args.shift_class not in classes:
             raise SystemExit(f"Error: --shift-class {args.shift_class} is not one of {classes}")
@@ -135,8 +126,8 @@ def main(argv=None) -> dict:
         for shift in (float(t) for t in args.prior_shifts.split(",")):
             moved = logp.copy()
             moved[:, classes.index(args.shift_class)] += shift
-            print(line(f"{args.shift_class} log-probability {shift:+g}", moved, labels, classes))
-            results["prior_shifts"][shift] = balanced(moved, labels, len(classes))[0]
+            results["prior_shifts"][shift] = report(f"{args.shift_class} log-probability {shift:+g}", moved,
+                                                    labels, classes)
     return results
 
 
