@@ -59,9 +59,9 @@ def rescore(rows: list[dict], runs: list[Path], framings, device: str = "cpu") -
         clf = Classifier(ckpt.resolve(run, "best"), device=device)
         if classes is None:
             classes = clf.classes
+            stored = np.array([[float(r[f"p_{c}"]) for c in classes] for r in rows])
         elif clf.classes != classes:
             raise SystemExit(f"Error: {run} classifies {clf.classes}, the first model {classes}")
-        stored = np.array([[float(r[f"p_{c}"]) for c in classes] for r in rows])
         per_framing = []
         for margin, shift in framings:
             probs, crops, at = stored.copy(), [], []
