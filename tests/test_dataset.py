@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -555,3 +556,36 @@ def test_a_crop_that_hides_the_mask_is_drawn_again(tmp_path, astronaut):
         assert len(rows) + len(skipped) == options["variants"]
     assert min(shares[0.0]) < 0.02  # some crops hide the mask under that label
     assert len(shares[0.5]) >= 4 and min(shares[0.5]) > 0.1
+
+
+def test_paired_negatives_differ_from_their_variant_only_by_the_mask(tmp_path, astronaut):
+    """With ``paired_negatives`` unmasked output j takes masked variant j's augmentation and crop, the
+    draw that variant kept included (chin-worn masks under tight crops force redraws): the pair has the
+    same landmarks, box and augmentation, the same pixels around the eyes and other ones on the chin.
+    Without pairing the negatives are framed otherwise."""
+    save(tmp_path / "src" / "astro.png", astronaut)
+    options = dict(crop="face", crop_size=128, variants=6, negatives=1, wear="chin", color="#00ff00",
+                   texture="none", mask_type="surgical,cloth", split="1,0,0", seed=0,
+                   augment={"base": "realistic", "face_crop": [0.95, 1.3]})
+    pairs = {}
+    for paired in (False, True):
+        out = tmp_path / f"out{paired}"
+        build(tmp_path / "src", out, paired_negatives=paired, **options)
+        rows = {Path(r["file_name"]).stem: r for r in read_manifest(out)}
+        pairs[paired] = [(rows[s], rows[s.replace("_v", "_n")], out) for s in rows
+                         if "_v" in s and s.replace("_v", "_n") in rows]
+        assert len(pairs[paired]) >= 4
+    assert read_settings(tmp_path / "outTrue")["config"]["paired_negatives"] is True
+    assert any(v["landmarks"] != n["landmarks"] for v, n, _ in pairs[False])
+    for v, n, out in pairs[True]:
+        assert (v["landmarks"], v["box"], v["augment"]) == (n["landmarks"], n["box"], n["augment"])
+        masked, bare = read_image(out / v["file_name"]).astype(int), read_image(out / n["file_name"]).astype(int)
+        diff = np.abs(masked - bare).max(axis=2)
+        # the eyes and brows (landmarks 17-26, 36-47): no mask, loop or shadow there, the same pixels
+        lm = np.array(v["landmarks"])[list(range(17, 27)) + list(range(36, 48))]
+        (x0, y0), (x1, y1) = np.floor(lm.min(axis=0)).astype(int), np.ceil(lm.max(axis=0)).astype(int)
+        assert diff[y0:y1 + 1, x0:x1 + 1].mean() < 1.5, diff[y0:y1 + 1, x0:x1 + 1].mean()
+        # the mask pulled down: below the lower lip (landmark 57), between the jaw's sides, the pair differs
+        jaw = np.array(v["landmarks"])[4:13]
+        below = diff[int(np.array(v["landmarks"])[57][1]) + 2:, int(jaw[:, 0].min()):int(jaw[:, 0].max())]
+        assert below.mean() > 15, below.mean()

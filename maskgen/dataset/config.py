@@ -74,6 +74,10 @@ class Option:
         """``value`` converted to :attr:`kind` and checked; ValueError naming the setting if it does not fit."""
         if value is None and self.optional:
             return None
+        if self.kind is bool:
+            if value not in (True, False):  # 0 and 1 too; not the text "false"
+                raise ValueError(f"{self.label} must be true or false, got {value!r}")
+            return bool(value)
         value = self.kind(value)
         allowed = self.allowed()
         if allowed is not None and value not in allowed:
@@ -114,6 +118,9 @@ OPTIONS = (
     Option("variants", 1, "Masked variants per image (full) or per face (face).", kind=int, low=1, high=1000),
     Option("negatives", 1.0, "Unmasked (without_mask) outputs per masked variant; fractions are drawn per image.",
            kind=float, low=0, high=100, what="negatives ratio", metavar="RATIO"),
+    Option("paired_negatives", False, "Unmasked output j shares masked variant j's augmentation and crop draws: the "
+                                      "same photo, turned, cut and lit the same, with and without its mask, so "
+                                      "only the mask tells the two apart.", kind=bool),
     Option("split", (0.8, 0.1, 0.1), "Split fractions, assigned by identity (first-level subfolder of SRC, else "
                                      "the image).", metavar="TRAIN,VAL,TEST"),
     Option("augment", "realistic", "Augmentation preset or a config file (.toml or .json).",
@@ -164,6 +171,8 @@ class DatasetConfig:
     variants: masked variants per source image (full) or per face (face).
     negatives: unmasked (``without_mask``) outputs per masked variant; fractions are drawn
     per source, e.g. 0.5 gives a negative for about half the sources.
+    paired_negatives: unmasked output j takes masked variant j's augmentation and crop draws (the one
+    that variant kept), so the pair differs only by the mask; negatives beyond ``variants`` draw their own.
     split: train/val/test fractions, assigned by identity (first-level subfolder, else the image).
     augment: ``'none'``, ``'light'``, ``'heavy'``, a config file path, or a spec dict.
     min_visible: a face whose box keeps less than this fraction inside the frame after
@@ -190,6 +199,7 @@ class DatasetConfig:
     crop_size: int = _default("crop_size")
     variants: int = _default("variants")
     negatives: float = _default("negatives")
+    paired_negatives: bool = _default("paired_negatives")
     split: tuple[float, ...] | str = _default("split")
     augment: str | dict = _default("augment")
     min_visible: float = _default("min_visible")

@@ -90,6 +90,7 @@ class _Work:
         self.skips: list[list] = []
         self.timings = dict.fromkeys(STAGES, 0.0)
         self.retry = False
+        self.kept_draw: dict[tuple, int] = {}  # (variant, face index or None in full mode): the draw it kept
 
     @contextlib.contextmanager
     def stage(self, name):
@@ -200,10 +201,23 @@ class _Work:
                       [m.attributes for _, m in masked], (_AUG, _CROP), k, f"_v{k}", WEAR_LABELS[wear] if full else None)
 
     def negative(self, image, good, j: int) -> None:
-        self._outputs(image, [i for i, _ in good], [f for _, f in good], None, None, (_NEG_AUG, _NEG_CROP), j,
-                      f"_n{j}", "without_mask")
+        indexes, faces = [i for i, _ in good], [f for _, f in good]
+        if not (self.cfg.paired_negatives and j < self.cfg.variants):
+            self._outputs(image, indexes, faces, None, None, (_NEG_AUG, _NEG_CROP), j, f"_n{j}", "without_mask")
+            return
+        # paired: masked variant j's streams, from the draw each of its faces kept (the first where none)
+        if self.cfg.crop == "full":
+            groups = {self.kept_draw.get((j, None), 0): list(range(len(good)))}
+        else:
+            groups = {}
+            for n, i in enumerate(indexes):
+                groups.setdefault(self.kept_draw.get((j, i), 0), []).append(n)
+        for first, members in sorted(groups.items()):
+            self._outputs(image, [indexes[n] for n in members], [faces[n] for n in members], None, None,
+                          (_AUG, _CROP), j, f"_n{j}", "without_mask", first_draw=first)
 
-    def _outputs(self, image, indexes, faces, alphas, attrs, keys, k: int, suffix: str, label) -> None:
+    def _outputs(self, image, indexes, faces, alphas, attrs, keys, k: int, suffix: str, label,
+                 first_draw: int = 0) -> None:
         """Augment ``image`` and write its output (full mode) or one crop per face, masked (``alphas``
         and ``attrs`` per face) or not (None, ``label`` without_mask).
 
@@ -212,14 +226,15 @@ class _Work:
         the face a label its pixels do not show: it is drawn again, up to ``AUGMENT_DRAWS`` times, each
         draw from its own seeded stream (the first is the one used before redraws existed); a face no
         draw keeps is skipped with the last draw's reason. Full mode takes the first draw that keeps
-        every face, else the last draw with the faces it keeps."""
+        every face, else the last draw with the faces it keeps. ``first_draw``: where a paired negative
+        starts (the draw its masked variant kept); the draw each masked face kept is in ``kept_draw``."""
         cfg = self.cfg
         aug_key, crop_key = keys
         landmarks, boxes = [f.landmarks for f in faces], [f.box for f in faces]
         pending = list(range(len(faces)))
         # without augmentation a whole image is the same at every draw: one is enough
         draws = 1 if cfg.crop == "full" and cfg.augment == "none" else AUGMENT_DRAWS
-        for draw in range(draws):
+        for draw in range(min(first_draw, draws - 1), draws):
             last = draw == draws - 1
             aug = self._augment(image, landmarks, boxes, _rng(self.seed, aug_key, k, *_draw_key(draw)), alphas)
             if cfg.crop == "full":
@@ -231,6 +246,8 @@ class _Work:
                     if why[n] is not None:
                         self.skip(*why[n], face_index=indexes[n], variant=k)
                 if keep:
+                    if alphas is not None:
+                        self.kept_draw[(k, None)] = draw
                     rel = self.write(label, f"{self.stem}{suffix}", aug.image)
                     self.rows.append(self.row(rel, label, k, aug.image, [indexes[n] for n in keep],
                                               [aug.boxes[n] for n in keep], [aug.landmarks[n] for n in keep],
@@ -252,6 +269,8 @@ class _Work:
                     else:
                         still.append(n)
                     continue
+                if alphas is not None:
+                    self.kept_draw[(k, i)] = draw
                 row_label = label or WEAR_LABELS[attrs[n].wear]
                 rel = self.write(row_label, f"{self.stem}_f{i}{suffix}", crop)
                 self.rows.append(self.row(rel, row_label, k, crop, i, box, lm,
