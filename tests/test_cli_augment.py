@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -25,7 +26,7 @@ def test_help_lists_every_option():
     result = run("--help")
     assert result.exit_code == 0
     for option in ("--mask-type", "--color", "--texture", "--texture-strength", "--wear", "--seed", "--detector",
-                   "--upsample", "--crop", "--crop-size", "--variants", "--negatives", "--split", "--augment",
+                   "--upsample", "--crop", "--crop-size", "--variants", "--negatives", "--paired-negatives", "--split", "--augment",
                    "--workers", "--limit", "--overwrite", "--max-pixels", "--format", "--quality", "--runner"):
         assert option in result.output, option
     assert "--engine" not in result.output  # the deprecated alias of --runner is hidden
@@ -74,8 +75,8 @@ def test_face_crops_with_wear_mix(src, tmp_path):
     out = tmp_path / "out"
     before = tree_digest(src, ignore_hidden=False)
     r = run(src, out, "--crop", "face", "--crop-size", "96", "--wear", "correct=0.4,nose=0.2,chin=0.2,ear=0.2",
-            "--mask-type", "surgical,kn95", "--seed", "4", "--negatives", "1", "--split", "0.6,0.2,0.2",
-            "--workers", "1", "--format", "png", "--no-progress")
+            "--mask-type", "surgical,kn95", "--seed", "4", "--negatives", "1", "--paired-negatives",
+            "--split", "0.6,0.2,0.2", "--workers", "1", "--format", "png", "--no-progress")
     assert r.exit_code == 0, r.output
     assert r.stdout == ""  # data goes to files, messages to stderr
     assert "5 source images processed" in r.stderr and "without_mask" in r.stderr
@@ -95,6 +96,11 @@ def test_face_crops_with_wear_mix(src, tmp_path):
     assert {r["label"] for r in rows} >= {"without_mask"}
     settings = read_settings(out)["config"]
     assert settings["crop"] == "face" and settings["mask_type"] == "surgical,kn95" and settings["seed"] == 4
+    assert settings["paired_negatives"] is True
+    by_name = {Path(r["file_name"]).stem: r for r in rows}
+    pairs = [(v, by_name[n]) for n, v in ((s.replace("_v", "_n"), r) for s, r in by_name.items() if "_v" in s)
+             if n in by_name]
+    assert pairs and all(v["landmarks"] == n["landmarks"] and v["augment"] == n["augment"] for v, n in pairs)
     assert not list(out.glob("coco_*.json"))
 
 
