@@ -589,3 +589,12 @@ def test_paired_negatives_differ_from_their_variant_only_by_the_mask(tmp_path, a
         jaw = np.array(v["landmarks"])[4:13]
         below = diff[int(np.array(v["landmarks"])[57][1]) + 2:, int(jaw[:, 0].min()):int(jaw[:, 0].max())]
         assert below.mean() > 15, below.mean()
+    # whole images: the same pairing
+    full_out = tmp_path / "full"
+    build(tmp_path / "src", full_out, paired_negatives=True, variants=3, negatives=1, wear="chin", split="1,0,0",
+          seed=0, augment="realistic")
+    rows = {Path(r["file_name"]).stem: r for r in read_manifest(full_out)}
+    assert {f"astro_n{j}" for j in range(3)} <= set(rows)
+    for j in range(3):
+        v, n = rows[f"astro_v{j}"], rows[f"astro_n{j}"]
+        assert (v["landmarks"], v["augment"]) == (n["landmarks"], n["augment"])

@@ -238,21 +238,9 @@ class _Work:
             last = draw == draws - 1
             aug = self._augment(image, landmarks, boxes, _rng(self.seed, aug_key, k, *_draw_key(draw)), alphas)
             if cfg.crop == "full":
-                why = {n: self._broken(aug, n) for n in pending}
-                keep = [n for n in pending if why[n] is None]
-                if len(keep) < len(pending) and not last:
-                    continue
-                for n in pending:
-                    if why[n] is not None:
-                        self.skip(*why[n], face_index=indexes[n], variant=k)
-                if keep:
-                    if alphas is not None:
-                        self.kept_draw[(k, None)] = draw
-                    rel = self.write(label, f"{self.stem}{suffix}", aug.image)
-                    self.rows.append(self.row(rel, label, k, aug.image, [indexes[n] for n in keep],
-                                              [aug.boxes[n] for n in keep], [aug.landmarks[n] for n in keep],
-                                              None if attrs is None else [attrs[n] for n in keep], aug.applied))
-                return
+                if self._full_output(aug, pending, indexes, attrs, k, suffix, label, draw, last):
+                    return
+                continue
             still = []
             for n in pending:
                 i = indexes[n]
@@ -278,6 +266,25 @@ class _Work:
             pending = still
             if not pending:
                 return
+
+    def _full_output(self, aug, pending, indexes, attrs, k: int, suffix: str, label, draw: int, last: bool) -> bool:
+        """Write one draw of a whole-image output if it keeps every face (or is the last draw: with the faces
+        it keeps); False when the next draw should be tried."""
+        why = {n: self._broken(aug, n) for n in pending}
+        keep = [n for n in pending if why[n] is None]
+        if len(keep) < len(pending) and not last:
+            return False
+        for n in pending:
+            if why[n] is not None:
+                self.skip(*why[n], face_index=indexes[n], variant=k)
+        if keep:
+            if attrs is not None:
+                self.kept_draw[(k, None)] = draw
+            rel = self.write(label, f"{self.stem}{suffix}", aug.image)
+            self.rows.append(self.row(rel, label, k, aug.image, [indexes[n] for n in keep],
+                                      [aug.boxes[n] for n in keep], [aug.landmarks[n] for n in keep],
+                                      None if attrs is None else [attrs[n] for n in keep], aug.applied))
+        return True
 
     def _broken(self, aug, n: int, share: float = 1.0, box_only: bool = False):
         """Why face ``n`` of an augmentation (its crop keeping ``share`` of the mask) cannot keep its
