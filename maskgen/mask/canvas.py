@@ -30,9 +30,6 @@ NOSE_WEAR_LIFT = 0.09  # how far the sides rise when the mask sits under the nos
 # show both about as often): the sampled top shift (attrs.top, -0.04..0.05 at full jitter) moves the
 # chin-worn top edge up by CHIN_RISE or down by CHIN_DROP per unit, from WEAR_TOP["chin"] to about 1.80
 CHIN_RISE, CHIN_DROP = 1.0, 8.6
-# a mask pulled down rarely sits level: one loop tighter than the other, it hangs turned in the image plane
-# by up to CHIN_TILT degrees about the middle of its top edge (the centre line keeps its height)
-CHIN_TILT = 14.0
 # a mask hanging from one ear by its loops ("ear" wear): its side edge hangs under the ear lobe, the mask
 # swung down beside the jaw and neck; where each ear's loops hook on, in the canonical frame
 EAR_OVER, EAR_UNDER = (1.3, 0.18), (1.27, 0.6)  # over the ear, behind its lobe (x for the +x ear)
@@ -231,31 +228,19 @@ class Canvas:
         worn_top, squash = wear_transform(attrs.wear, self.top, bottom, attrs.top)
         self.squash = squash
         self.worn_top = worn_top
-        self.tilt = np.radians(rng.uniform(-CHIN_TILT, CHIN_TILT)) if attrs.wear == "chin" else 0.0
-        self.pivot = np.array([0.0, worn_top])
+        y_lo = min(worn_top, EAR_OVER[1]) - 0.1  # up to the ears, where the loops run
+        y_hi = min(worn_top + (bottom + 0.15 - self.top) * squash * self.height_scale, LOWEST)
         hw = half_width * self.width_scale + 0.55
-        rise = hw * abs(np.sin(self.tilt))  # a tilted mask's sides reach higher and lower
-        y_lo = min(worn_top - rise, EAR_OVER[1]) - 0.1  # up to the ears, where the loops run
-        y_hi = min(worn_top + (bottom + 0.15 - self.top) * squash * self.height_scale + rise, LOWEST)
         self.raster = Raster.around((-hw, y_lo, hw, y_hi), px_per_unit)
         Xi, Yi = self.raster.grid()
-        Xi, Yi = self._untilt(Xi, Yi)
         self.X = Xi / self.width_scale
         # own-frame y: undo the wear shift/squash, the height variation and the side lift
         self.Y = self.top + (Yi - worn_top + self.lift(Xi)) / (squash * self.height_scale)
-        self.below_lowest = (self.raster.grid()[1] <= LOWEST).astype(np.float32)
-
-    def _untilt(self, x, y, sign: float = -1.0):
-        """Canonical coordinates turned by ``sign`` times the tilt about the pivot (-1 undoes it)."""
-        if not self.tilt:
-            return x, y
-        c, s = np.cos(self.tilt), sign * np.sin(self.tilt)
-        dx, dy = x - self.pivot[0], y - self.pivot[1]
-        return (self.pivot[0] + c * dx - s * dy).astype(np.float32), (self.pivot[1] + s * dx + c * dy).astype(np.float32)
+        self.below_lowest = (Yi <= LOWEST).astype(np.float32)
 
     def _hang_raster(self, rng: np.random.Generator, bottom: float, half_width: float, px_per_unit: float):
         """Grids for a mask hanging from one ear: worn-correct shape, turned rigidly beside the face."""
-        self.squash, self.worn_top, self.tilt = 1.0, self.top, 0.0
+        self.squash, self.worn_top = 1.0, self.top
         hw = half_width * self.width_scale
         y_bottom = self.top + (bottom - self.top) * self.height_scale
         self.hang = hang = sample_hang(rng, self.sides, (-hw, self.top, hw, y_bottom))
@@ -279,7 +264,6 @@ class Canvas:
             p = self.hang.inverse(p)
             p[:, 1] = self.top + (p[:, 1] - self.top) / self.height_scale
         else:
-            p[:, 0], p[:, 1] = self._untilt(p[:, 0], p[:, 1])
             p[:, 1] = self.top + (p[:, 1] + self.lift(p[:, 0]) - self.worn_top) / (self.squash * self.height_scale)
         p[:, 0] /= self.width_scale
         return p
@@ -298,7 +282,6 @@ class Canvas:
             p[:, 1] = self.top + (p[:, 1] - self.top) * self.height_scale
             return self.hang.forward(p)
         p[:, 1] = self.worn_top + (p[:, 1] - self.top) * self.squash * self.height_scale - self.lift(p[:, 0])
-        p[:, 0], p[:, 1] = self._untilt(p[:, 0], p[:, 1], 1.0)
         return p
 
     def fill(self, polygon: np.ndarray) -> np.ndarray:
