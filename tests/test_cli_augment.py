@@ -26,8 +26,8 @@ def test_help_lists_every_option():
     result = run("--help")
     assert result.exit_code == 0
     for option in ("--mask-type", "--color", "--texture", "--texture-strength", "--wear", "--seed", "--detector",
-                   "--upsample", "--crop", "--crop-size", "--variants", "--negatives", "--paired-negatives", "--split", "--augment",
-                   "--workers", "--limit", "--overwrite", "--max-pixels", "--format", "--quality", "--runner"):
+                   "--upsample", "--crop", "--crop-size", "--variants", "--negatives", "--paired-negatives", "--split",
+                   "--augment", "--workers", "--limit", "--overwrite", "--max-pixels", "--format", "--quality", "--runner"):
         assert option in result.output, option
     assert "--engine" not in result.output  # the deprecated alias of --runner is hidden
 

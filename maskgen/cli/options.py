@@ -74,12 +74,12 @@ def option(spec: Option, **overrides) -> Callable:
     """The click option of one setting (its flag, type, default and help from ``spec``)."""
     kwargs = dict(type=click_type(spec), default=_cli_default(spec.default), help=spec.help,
                   metavar=spec.metavar, callback=CALLBACKS.get(spec.name), show_default=spec.show_default)
+    flag = spec.cli_flag
     if spec.kind is bool:  # a switch: --name / --no-name
         kwargs.update(type=None, is_flag=True, metavar=None)
-        kwargs.update(overrides)
-        return click.option(f"{spec.cli_flag}/--no-{spec.cli_flag[2:]}", spec.name, **kwargs)
+        flag = f"{flag}/--no-{flag[2:]}"
     kwargs.update(overrides)
-    return click.option(spec.cli_flag, spec.name, **kwargs)
+    return click.option(flag, spec.name, **kwargs)
 
 
 def dataset_options(f: Callable) -> Callable:

@@ -257,7 +257,7 @@ class _Work:
                     else:
                         still.append(n)
                     continue
-                if alphas is not None:
+                if attrs is not None:  # a masked output: its paired negative starts at this draw
                     self.kept_draw[(k, i)] = draw
                 row_label = label or WEAR_LABELS[attrs[n].wear]
                 rel = self.write(row_label, f"{self.stem}_f{i}{suffix}", crop)
@@ -278,7 +278,7 @@ class _Work:
             if why[n] is not None:
                 self.skip(*why[n], face_index=indexes[n], variant=k)
         if keep:
-            if attrs is not None:
+            if attrs is not None:  # a masked output: its paired negative starts at this draw
                 self.kept_draw[(k, None)] = draw
             rel = self.write(label, f"{self.stem}{suffix}", aug.image)
             self.rows.append(self.row(rel, label, k, aug.image, [indexes[n] for n in keep],
