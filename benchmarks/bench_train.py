@@ -65,7 +65,7 @@ def main(argv=None) -> dict:
         torch.set_num_threads(args.threads)
     elif not cuda:
         torch.set_num_threads(cpu_threads(workers))  # the trainer's own default
-    amp = cuda if args.amp is None else (args.amp and cuda)
+    amp = cuda if args.amp is None else args.amp
     channels_last = cuda if args.channels_last is None else args.channels_last
     if cuda:
         torch.backends.cudnn.benchmark = True

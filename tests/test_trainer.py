@@ -306,6 +306,30 @@ def test_ema_run_validates_keeps_and_resumes_the_average(toy2, tmp_path):
     assert data["epoch"] == 3 and data["ema"]["updates"] == 3 * steps
 
 
+def test_cpu_mixed_precision_trains_in_bf16_and_keeps_fp32_weights(run2, toy2, tmp_path):
+    """--amp on a CPU: the network computes in bf16 under autocast, the weights and the checkpoint stay
+    float32, and the run still learns the toy set; without --amp a CPU run computes in float32."""
+    from maskgen_trainer.loop import autocast_for
+
+    autocast, dtype = autocast_for(torch.device("cpu"), True)
+    conv = torch.nn.Conv2d(3, 4, 3)
+    with autocast():
+        assert dtype == torch.bfloat16 and conv(torch.rand(1, 3, 8, 8)).dtype == torch.bfloat16
+    assert autocast_for(torch.device("cpu"), False) == (autocast_for(torch.device("cpu"), False)[0], None)
+    assert "AMP" not in run2[1].output
+
+    run = tmp_path / "amp"
+    result = _invoke(train, [toy2, "--out", run, "--epochs", 3, "--batch-size", 8, "--image-size", SIZE,
+                             "--augment", "light", "--metric", "val_acc", "--patience", 0, "--log-every", 0,
+                             "--seed", 0, "--threads", 1, "--amp"])
+    assert "device cpu, AMP" in result.output
+    data = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    assert all(v.dtype == torch.float32 for v in data["model"].values() if v.is_floating_point())
+    history = _history(run)
+    assert max(float(r["val_acc"]) for r in history) >= 0.75, history
+    assert float(history[-1]["train_loss"]) < float(history[0]["train_loss"]), history
+
+
 def test_early_stopping_stops_with_pretrained_weights_from_the_cache(toy3, r50_file, tmp_path, monkeypatch):
     """--pretrained reads torchvision's hub cache (filled here with a locally made file, as a
     user without internet would); early stopping ends the run after `patience` epochs."""

@@ -114,7 +114,10 @@ class TrainConfig:
                                                 "to show them as large as training did.", min=0.0)
     workers: int | None = option(None, "DataLoader processes. [default: 0 on CPU (every core computes), more on CUDA]", kind=int, min=0)
     device: str = option("auto", "auto, cpu, cuda or cuda:N.")
-    amp: bool | None = option(None, "Mixed precision (CUDA only). [default: on with CUDA]", kind=bool)
+    amp: bool | None = option(None, "Mixed precision: bf16 autocast (fp16 with loss scaling on GPUs "
+                                         "without bf16); on a CPU about 1.8x faster where it computes bf16 "
+                                         "natively (AMX, AVX512-BF16). [default: on with CUDA, off on CPU]",
+                                   kind=bool)
     channels_last: bool | None = option(None, "[default: on]", kind=bool)
     sync_bn: bool = option(False, "Synchronised batch norm across torchrun processes.", flag=True)
     bn_recalibrate: int = option(0, "Before each validation, re-estimate batch-norm statistics over this many "

@@ -35,11 +35,15 @@ class Normalizer:
 
 
 def autocast_for(device: torch.device, enabled: bool):
-    """bf16 autocast on CUDA where supported (no loss scaling needed), else fp16; nothing on CPU."""
-    if not enabled or device.type != "cuda":
+    """Mixed precision: on CUDA bf16 where supported (no loss scaling needed), else fp16; on a CPU bf16
+    (fast where the CPU computes bf16 natively: AMX or AVX512-BF16; emulated, and slow, elsewhere)."""
+    if not enabled:
         return contextlib.nullcontext, None
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return (lambda: torch.autocast("cuda", dtype=dtype)), dtype
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    else:
+        dtype = torch.bfloat16
+    return (lambda: torch.autocast(device.type, dtype=dtype)), dtype
 
 
 def train_one_epoch(model: nn.Module, criterion, optimizer, loader, normalize: Normalizer, scheduler=None,

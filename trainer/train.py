@@ -161,7 +161,7 @@ def _prepare_model(config: TrainConfig, num_classes: int, state: dict | None, in
 def set_up(config: TrainConfig, state: dict | None, info: D.DistInfo, device, log) -> Run:
     """Data, model, loss, optimizer, schedule and early stopping of a new or resumed run."""
     cuda = device.type == "cuda"
-    amp = cuda if config.amp is None else (config.amp and cuda)
+    amp = cuda if config.amp is None else config.amp
     channels_last = True if config.channels_last is None else config.channels_last
     workers = default_workers(device.type) if config.workers is None else config.workers
     if not cuda and not config.threads:
