@@ -224,6 +224,29 @@ def test_every_type_covers_the_nose_under_independent_landmarks(shared_data):
     assert checked >= 8
 
 
+def test_correct_wear_sits_from_high_on_the_bridge_to_halfway_down_the_nose(astronaut, astro_face):
+    """Real masks worn correctly sit anywhere from just under the eyes to halfway down the nose: the top of
+    the changed pixels on the nose's line, measured against dlib's landmarks, over seeds; the nose tip
+    stays covered at every height."""
+    lm = astro_face.landmarks
+    x = int(round(lm[27:31, 0].mean()))
+    eyes, tip = lm[36:48, 1].mean(), lm[30, 1]
+    tops = {}
+    for seed in range(24):
+        r = maskgen.mask_face(astronaut, astro_face, maskgen.MaskOptions(mask_type="surgical", wear="correct"),
+                              seed=seed)
+        column = np.abs(r.image[:, x - 2:x + 3].astype(int) - astronaut[:, x - 2:x + 3].astype(int)).max(axis=(1, 2)) > 12
+        rows = np.flatnonzero(column[int(eyes):])
+        assert rows.size, f"seed {seed}: nothing changed below the eyes"
+        tops[r.faces[0].attributes.top] = rows[0] / (tip - eyes)  # 0 at the eyes, 1 at the nose tip
+    high = [t for shift, t in tops.items() if shift < -0.01]
+    low = [t for shift, t in tops.items() if shift > 0.035]
+    assert high and low
+    assert all(0.2 < t < 0.42 for t in high), high  # on the bridge, the eyes left free
+    assert all(0.5 < t < 0.8 for t in low), low  # halfway down the nose, its tip covered
+    assert max(tops.values()) - min(tops.values()) > 0.25, tops
+
+
 def test_chin_wear_sits_from_under_the_lip_to_under_the_chin(astronaut, astro_face):
     """A pulled-down mask sits anywhere between the lower lip and hanging under the chin, as real ones do:
     the top of the changed pixels on the face's centre line, measured against dlib's landmarks."""

@@ -23,13 +23,18 @@ from maskgen.mask.surface import face_shape, soft_bumps
 JAW = MEAN_SHAPE[0:17]
 JAW_NORMALS = jaw_normals(JAW, MEAN_SHAPE[30])
 TOP = 0.20  # canonical y of a correctly worn mask's top edge on the nose bridge
-WEAR_TOP = {"correct": TOP, "nose": 0.815, "chin": 1.37}  # canonical y of the top edge per wear style
-WEAR_SQUASH = {"correct": 1.0, "nose": 0.96, "chin": 0.8}  # vertical squash per wear style
+# canonical y of the top edge and vertical squash of the wear styles that move a mask off its own frame
+WEAR_TOP = {"nose": 0.815, "chin": 1.37}
+WEAR_SQUASH = {"nose": 0.96, "chin": 0.8}
 NOSE_WEAR_LIFT = 0.09  # how far the sides rise when the mask sits under the nose
 # a mask pulled down sits anywhere from just under the lower lip to hanging under the chin (real photos
 # show both about as often): the sampled top shift (attrs.top, -0.04..0.05 at full jitter) moves the
 # chin-worn top edge up by CHIN_RISE or down by CHIN_DROP per unit, from WEAR_TOP["chin"] to about 1.80
 CHIN_RISE, CHIN_DROP = 1.0, 8.6
+# a correctly worn mask sits anywhere from high on the nose bridge to halfway down the nose (real photos
+# show both; the nose tip and nostrils stay covered): a positive top shift lowers its top edge by
+# CORRECT_DROP per unit, to about 0.15 face units under the type's own top at full jitter
+CORRECT_DROP = 3.0
 # a mask hanging from one ear by its loops ("ear" wear): its side edge hangs under the ear lobe, the mask
 # swung down beside the jaw and neck; where each ear's loops hook on, in the canonical frame
 EAR_OVER, EAR_UNDER = (1.3, 0.18), (1.27, 0.6)  # over the ear, behind its lobe (x for the +x ear)
@@ -142,15 +147,21 @@ def below_curve(Y, X, top_fn, raster: Raster) -> np.ndarray:
     return np.clip((Y - top_fn(X)) * raster.scale + 0.5, 0, 1).astype(np.float32)
 
 
+def correct_shift(shift: float) -> float:
+    """A correctly worn mask's top-edge shift: up as sampled, down by up to CORRECT_DROP times as far."""
+    return shift * CORRECT_DROP if shift > 0 else shift
+
+
 def wear_transform(wear: str, top: float, bottom: float, shift: float = 0.0) -> tuple[float, float]:
-    """Top edge and squash turning a correctly worn mask's y into the ``wear`` style's y (``shift``: the
-    sampled top shift, which moves a chin-worn mask between the lower lip and under the chin)."""
+    """Top edge and squash turning a correctly worn mask's y into the ``wear`` style's y (``top``: the mask's
+    own top edge, its type's plus the sampled shift; ``shift``: that shift, which moves a chin-worn mask
+    between the lower lip and under the chin). A correctly worn mask sits where its own frame says."""
+    if wear == "correct":
+        return top, 1.0
     target = WEAR_TOP[wear]
     if wear == "chin":
         target += shift * (CHIN_DROP if shift > 0 else CHIN_RISE)
-    squash = WEAR_SQUASH[wear]
-    if wear != "correct":
-        squash = min(squash, (LOWEST - 0.03 - target) / max(bottom - top, 1e-3))
+    squash = min(WEAR_SQUASH[wear], (LOWEST - 0.03 - target) / max(bottom - top, 1e-3))
     return target, squash
 
 
@@ -218,7 +229,7 @@ class Canvas:
                  sides: tuple[bool, bool], top: float, bottom: float, half_width: float):
         self.attrs, self.rng, self.sides = attrs, rng, sides
         # the top-edge variation matters on the nose bridge; elsewhere it must not uncover the lips
-        self.top = top + (attrs.top if attrs.wear == "correct" else 0.3 * attrs.top)
+        self.top = top + (correct_shift(attrs.top) if attrs.wear == "correct" else 0.3 * attrs.top)
         self.width_scale = attrs.width
         self.height_scale = attrs.height
         self.hang: Hang | None = None

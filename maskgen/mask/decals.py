@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from maskgen.mask.colors import hex_to_linear, srgb_to_linear
-from maskgen.mask.prints import FONTS, WORDS, colour, contrast, coverage, ground, paint
+from maskgen.mask.prints import FONTS, WORDS, colour, contrast, coverage, ground, legible, paint
 
 STAMPS = ("KN95", "FFP2", "KF94", "N95", "GB2626", "FFP2 NR", "CE 2163")
 
@@ -42,7 +42,7 @@ def lettering(X, Y, base, rng, px_per_unit):
     """A word across the mask, or small on one side, in a contrasting or fashion colour."""
     word = WORDS[int(rng.integers(len(WORDS)))]
     img = text_image(word, FONTS[int(rng.integers(len(FONTS)))], int(rng.integers(3, 7)))
-    ink = contrast(base) if rng.random() < 0.6 else colour(rng)
+    ink = contrast(base) if rng.random() < 0.6 else legible(colour(rng), base)
     side = rng.random() < 0.4
     width = float(rng.uniform(0.35, 0.55)) if side else float(rng.uniform(0.9, 1.5))
     width = min(width, 0.45 * len(word))

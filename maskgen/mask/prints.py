@@ -36,6 +36,13 @@ def contrast(base: np.ndarray) -> np.ndarray:
     return np.full(3, 0.02 if luminance(base) > 0.3 else 0.8, np.float32)
 
 
+def legible(ink: np.ndarray, base: np.ndarray, least: float = 0.2) -> np.ndarray:
+    """``ink``, or the contrasting colour where ``ink`` is too close to the ground to read (no channel
+    differs by ``least`` in gamma-encoded terms, about 50 of 255)."""
+    gap = np.abs(np.power(np.clip(ink, 0, 1), 1 / 2.2) - np.power(np.clip(base, 0, 1), 1 / 2.2)).max()
+    return ink if gap >= least else contrast(base)
+
+
 def ground(X, base) -> np.ndarray:
     return np.broadcast_to(base.astype(np.float32), X.shape + (3,)).copy()
 
