@@ -32,8 +32,13 @@ def hog_face(astronaut):
 
 @pytest.fixture(scope="module")
 def masked_astronaut(astronaut, hog_face):
-    """The astronaut wearing a surgical mask drawn by maskgen: HOG no longer finds her face."""
-    return maskgen.mask_faces(astronaut, [hog_face], maskgen.MaskOptions(mask_type="surgical"), seed=0).image
+    """The astronaut wearing a surgical mask drawn by maskgen, high on the nose bridge (the first seed that
+    draws it there: worn lower, the mask leaves HOG enough nose): HOG no longer finds her face."""
+    for seed in range(20):
+        result = maskgen.mask_faces(astronaut, [hog_face], maskgen.MaskOptions(mask_type="surgical"), seed=seed)
+        if result.faces[0].attributes.top <= 0:
+            return result.image
+    raise AssertionError("no seed of 20 drew the mask high on the nose bridge")
 
 
 def _real(shared_data, folder: str, n: int) -> list:
