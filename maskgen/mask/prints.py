@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from maskgen.mask.colors import fashion_colour, hex_to_linear, luminance
+from maskgen.mask.colors import fashion_colour, hex_to_linear, linear_to_srgb, luminance
 
 CAMO_PALETTES = (
     ("#4b5320", "#6b5a3a", "#2f3324", "#8a8a5c"),  # woodland
@@ -38,8 +38,8 @@ def contrast(base: np.ndarray) -> np.ndarray:
 
 def legible(ink: np.ndarray, base: np.ndarray, least: float = 0.2) -> np.ndarray:
     """``ink``, or the contrasting colour where ``ink`` is too close to the ground to read (no channel
-    differs by ``least`` in gamma-encoded terms, about 50 of 255)."""
-    gap = np.abs(np.power(np.clip(ink, 0, 1), 1 / 2.2) - np.power(np.clip(base, 0, 1), 1 / 2.2)).max()
+    differs by ``least`` in sRGB, about 50 of 255)."""
+    gap = np.abs(linear_to_srgb(ink) - linear_to_srgb(base)).max()
     return ink if gap >= least else contrast(base)
 
 
