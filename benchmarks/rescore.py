@@ -71,7 +71,7 @@ def rescore(rows: list[dict], runs: list[Path], framings, device: str = "cpu") -
                 if r["file"] not in images:
                     images[r["file"]] = read_image(r["file"])
                 box = [float(v) for v in r["box"].split()]
-                square = face_square(box, clf.margin if margin is None else margin, (0.0, shift))
+                square = face_square(box, clf.margin if margin is None else margin, (0.0, clf.drop + shift))
                 crops.append(cut_square(images[r["file"]], square, clf.image_size)[0])
                 at.append(i)
             if crops:

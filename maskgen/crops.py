@@ -80,8 +80,10 @@ def box_in_crop(box, used, size: int | None = None) -> np.ndarray:
     return (np.asarray(box, np.float64) - [x0, y0, x0, y0]) * scale
 
 
-def sample_square(box, rng: np.random.Generator, margin_range=MARGIN_RANGE, max_shift: float = 0.08) -> np.ndarray:
-    """A randomly framed square around a face box, as the dataset's crop mode uses."""
+def sample_square(box, rng: np.random.Generator, margin_range=MARGIN_RANGE, max_shift: float = 0.08,
+                  drop: float = 0.0) -> np.ndarray:
+    """A randomly framed square around a face box, as the dataset's crop mode uses; ``drop`` moves its
+    centre down by that share of the face side on average (prediction cuts with the same ``drop``)."""
     margin = float(rng.uniform(*margin_range))
-    shift = (float(rng.uniform(-max_shift, max_shift)), float(rng.uniform(-max_shift, max_shift)))
+    shift = (float(rng.uniform(-max_shift, max_shift)), drop + float(rng.uniform(-max_shift, max_shift)))
     return face_square(box, margin, shift)

@@ -275,6 +275,28 @@ def test_crop_mode_faces_labels_and_coordinates(crop):
     assert sum(summary.counts["train"].values()) + sum(summary.counts["val"].values()) == len(rows)
 
 
+def test_crop_drop_centres_face_crops_lower(tmp_path, astronaut):
+    """``crop_drop`` moves every face crop's centre down by that share of the face's side, the random
+    framing otherwise drawn the same: the same face sits higher in the crop by exactly that much (its
+    landmarks in the manifest, at the crop's scale), and settings.json keeps the value for the trainer."""
+    save(tmp_path / "src" / "astro.png", astronaut)
+    rows = {}
+    for drop in (0.0, 0.15):
+        out = tmp_path / f"out{drop}"
+        build(tmp_path / "src", out, crop_drop=drop, crop="face", crop_size=128, variants=3, negatives=1.0,
+              augment="none", split="1,0", seed=5)
+        assert read_settings(out)["config"]["crop_drop"] == drop
+        rows[drop] = {r["file_name"]: r for r in read_manifest(out)}
+    assert rows[0.0].keys() == rows[0.15].keys() and len(rows[0.0]) == 6
+    for name, r in rows[0.0].items():
+        lm0, lm1 = np.array(r["landmarks"]), np.array(rows[0.15][name]["landmarks"])
+        x0, _, x1, _ = r["box"]  # the face box in this crop's pixels (square; cut at the bottom edge)
+        inside = (lm0[:, 1] < 126.5) & (lm1[:, 1] > 0.5)  # the manifest clips points to the crop
+        assert inside.sum() > 40
+        assert np.allclose(lm0[:, 0], lm1[:, 0], atol=0.02)
+        assert np.allclose(lm0[inside, 1] - lm1[inside, 1], 0.15 * (x1 - x0), atol=0.6), name
+
+
 # --------------------------------------------------------------------------- determinism and resume
 
 

@@ -720,3 +720,41 @@ def test_benchmark_script_runs(capsys):
     out = capsys.readouterr().out
     assert "bare forward+backward" in out and "training loop with loader" in out
     assert result["bare_images_per_s"] > 0 and result["training_images_per_s"] > 0
+
+
+def test_crop_drop_of_the_dataset_frames_prediction(toy3, astronaut, tmp_path):
+    """A dataset cut with ``maskgen augment --crop-drop D`` says so in its settings.json; training reads it
+    into the checkpoint (no option needed), and prediction cuts each face centred D of its side lower, the
+    square it reports being that one; an ensemble refuses members framed otherwise."""
+    from maskgen.crops import crop_square, face_square
+    from maskgen_trainer.classifier import Ensemble
+    from maskgen_trainer.predict import Classifier, InferenceOptions, PhotoCrops
+
+    data = tmp_path / "data"
+    shutil.copytree(toy3, data)
+    (data / "settings.json").write_text(json.dumps({"config": {"crop": "face", "crop_drop": 0.12}}))
+    runs = {}
+    for name, root in (("dropped", data), ("centred", toy3)):
+        runs[name] = tmp_path / name
+        _invoke(train, [root, "--out", runs[name], "--epochs", 1, "--batch-size", 4, "--image-size", SIZE,
+                        "--log-every", 0, "--workers", 0, "--augment", "none"])
+    state = torch.load(runs["dropped"] / "best.pt", map_location="cpu", weights_only=True)
+    assert state["preprocessing"]["crop_drop"] == pytest.approx(0.12) and state["config"]["crop_drop"] == 0.12
+    clf = Classifier(runs["dropped"] / "best.pt", device="cpu")
+    centred = Classifier(runs["centred"] / "best.pt", device="cpu")
+    assert clf.drop == pytest.approx(0.12) and centred.drop == 0.0 and clf.margin == pytest.approx(centred.margin)
+
+    photo = tmp_path / "astronaut.png"
+    from PIL import Image
+
+    Image.fromarray(astronaut).save(photo)
+    opts = InferenceOptions(detector="hog")
+    item = PhotoCrops([str(photo)], clf.image_size, clf.margin, opts, drop=clf.drop)[0]
+    face = item["faces"][0]
+    box = np.asarray(face["box"], np.float64)
+    side = max(box[2] - box[0], box[3] - box[1])
+    assert (face["square"][1] + face["square"][3]) / 2 - (box[1] + box[3]) / 2 == pytest.approx(0.12 * side)
+    expected = crop_square(astronaut, face_square(box, clf.margin, (0.0, clf.drop)), clf.image_size)
+    assert np.array_equal(face["crop"], expected)
+    with pytest.raises(TrainerError, match="crop-drop"):
+        Ensemble([clf, centred])

@@ -55,13 +55,16 @@ def prediction_margin(crop_margin: float, zoom: float) -> float:
     return ((1.0 + 2.0 * crop_margin) * zoom - 1.0) / 2.0
 
 
-def preprocessing(image_size: int, augment: str = "default", crop_margin: float = DEFAULT_MARGIN) -> dict:
+def preprocessing(image_size: int, augment: str = "default", crop_margin: float = DEFAULT_MARGIN,
+                  crop_drop: float = 0.0) -> dict:
     """What prediction must do to a face before the model sees it: the square around the face at
     ``crop_margin`` (the mean margin of the training crops, maskgen's by default) narrowed by the
-    train-time zoom, resized to ``image_size``, normalised."""
+    train-time zoom, its centre ``crop_drop`` of the face side below the box's (as the training crops'),
+    resized to ``image_size``, normalised."""
     zoom = train_zoom(augment)
     return {"image_size": int(image_size), "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
             "crop_margin": prediction_margin(crop_margin, zoom), "dataset_crop_margin": float(crop_margin),
+            "crop_drop": float(crop_drop or 0.0),
             "train_zoom": zoom, "margin_range": [float(v) for v in MARGIN_RANGE],
             "resize": "square crop resized to image_size"}
 
@@ -72,7 +75,7 @@ def assemble(epoch: int, config: TrainConfig, classes: list[str], history: list[
     weights = {"model": model_state(model)} if ema is None else {
         "model": model_state(ema.module), "trained_model": model_state(model), "ema": ema.state()}
     return {"format": CHECKPOINT_FORMAT, "arch": ARCH, "epoch": epoch, "classes": list(classes),
-            "preprocessing": preprocessing(config.image_size, config.augment, config.crop_margin),
+            "preprocessing": preprocessing(config.image_size, config.augment, config.crop_margin, config.crop_drop),
             "config": config.to_dict(), "history": history,
             "best": {"metric": config.metric, "mode": config.mode, "value": stopper.best,
                      "epoch": stopper.best_epoch},

@@ -29,6 +29,7 @@ class Classifier:
         prep = data["preprocessing"]
         self.image_size = int(prep["image_size"])
         self.margin = float(prep["crop_margin"])
+        self.drop = float(prep.get("crop_drop", 0.0))  # checkpoints before it centred faces on the box
         self.epoch = int(data["epoch"])
         self.device = choose_device(device)
         self.model = build_model(len(self.classes), dropout=0.0)
@@ -81,13 +82,15 @@ class Ensemble:
             if other.classes != first.classes:
                 raise TrainerError(f"{other.path} classifies {', '.join(other.classes)}; "
                                    f"{first.path} classifies {', '.join(first.classes)}")
-            if other.image_size != first.image_size or abs(other.margin - first.margin) > 1e-6:
-                raise TrainerError(f"{other.path} takes {other.image_size} px faces cut at margin {other.margin:g}; "
-                                   f"{first.path} takes {first.image_size} px at {first.margin:g}: an ensemble's "
-                                   "members must be trained with the same --image-size and --crop-margin")
+            if (other.image_size != first.image_size or abs(other.margin - first.margin) > 1e-6
+                    or abs(other.drop - first.drop) > 1e-6):
+                raise TrainerError(f"{other.path} takes {other.image_size} px faces cut at margin {other.margin:g}, "
+                                   f"drop {other.drop:g}; {first.path} takes {first.image_size} px at {first.margin:g}, "
+                                   f"drop {first.drop:g}: an ensemble's members must be trained with the same "
+                                   "--image-size, --crop-margin and --crop-drop")
         self.members = members
         self.path, self.classes, self.epoch = first.path, first.classes, first.epoch
-        self.image_size, self.margin = first.image_size, first.margin
+        self.image_size, self.margin, self.drop = first.image_size, first.margin, first.drop
         self.mirror = all(m.mirror for m in members)
 
     def probs(self, crops: list[np.ndarray]) -> np.ndarray:

@@ -26,7 +26,7 @@ DEFAULT_LR = {("sgd", False): 0.02, ("sgd", True): 0.01, ("adamw", False): 1e-3,
 DEFAULT_WEIGHT_DECAY = {"sgd": 1e-4, "adamw": 0.05}
 
 # options that shape the model or its input: fixed for the life of a run
-FROZEN_ON_RESUME = ("image_size", "dropout", "pretrained", "weights", "optimizer", "ema")
+FROZEN_ON_RESUME = ("image_size", "crop_drop", "dropout", "pretrained", "weights", "optimizer", "ema")
 
 
 def option(default, help: str = "", *, kind=None, choices=None, min=None, max=None, max_open: bool = False,
@@ -112,6 +112,10 @@ class TrainConfig:
                                                 "its side on each side (maskgen augment --crop face cuts "
                                                 f"{MARGIN_RANGE[0]:g}-{MARGIN_RANGE[1]:g}); prediction cuts faces "
                                                 "to show them as large as training did.", min=0.0)
+    crop_drop: float | None = option(None, "How far below the face box's centre the training crops were centred, a "
+                                           "share of its side (maskgen augment --crop-drop); prediction cuts faces "
+                                           "the same way. [default: the dataset's settings.json; 0 without one]",
+                                     kind=float, min=-0.5, max=0.5)
     workers: int | None = option(None, "DataLoader processes. [default: 0 on CPU (every core computes), more on CUDA]", kind=int, min=0)
     device: str = option("auto", "auto, cpu, cuda or cuda:N.")
     amp: bool | None = option(None, "Mixed precision: bf16 autocast (fp16 with loss scaling on GPUs "

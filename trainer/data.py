@@ -9,6 +9,7 @@ its share of every epoch through :class:`torch.utils.data.DistributedSampler`.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import random
 from dataclasses import dataclass
@@ -180,6 +181,17 @@ def build_datasets(root: Path, image_size: int, augment: str = "default"):
     if len(val) == 0:
         raise TrainerError(f"{root / 'val'} holds no images")
     return train, val
+
+
+def dataset_crop_drop(root) -> float:
+    """How far down maskgen centred the dataset's face crops (``crop_drop`` in its ``settings.json``; 0
+    for datasets without one, or cut otherwise)."""
+    path = Path(root) / "settings.json"
+    try:
+        config = json.loads(path.read_text()).get("config", {})
+    except (OSError, ValueError, AttributeError):
+        return 0.0
+    return float(config.get("crop_drop") or 0.0) if config.get("crop") == "face" else 0.0
 
 
 def class_counts(targets, num_classes: int) -> np.ndarray:

@@ -64,8 +64,8 @@ class PhotoCrops(Dataset):
     DataLoader workers (dlib per process)."""
 
     def __init__(self, paths: list[str], image_size: int, margin: float, opts: InferenceOptions,
-                 largest_only: bool = False):
-        self.paths, self.image_size, self.margin = paths, image_size, margin
+                 largest_only: bool = False, drop: float = 0.0):
+        self.paths, self.image_size, self.margin, self.drop = paths, image_size, margin, drop
         self.opts, self.largest_only = opts, largest_only
 
     def __len__(self) -> int:
@@ -88,7 +88,7 @@ class PhotoCrops(Dataset):
                 found = [max(found, key=lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))]
             item["kind"] = "face"
             for box, score, found_by in found:
-                crop, square = cut_square(image, face_square(box, self.margin), self.image_size)
+                crop, square = cut_square(image, face_square(box, self.margin, (0.0, self.drop)), self.image_size)
                 item["faces"].append({"box": box, "score": score, "square": square, "crop": crop,
                                       "detector": found_by})
         elif self.opts.fallback:
@@ -145,7 +145,7 @@ def default_detector(log=None) -> str:
 
 
 def _photo_crops(paths: list[str], clf: Classifier | Ensemble, opts: InferenceOptions, largest_only: bool = False) -> PhotoCrops:
-    return PhotoCrops(paths, clf.image_size, clf.margin, opts, largest_only)
+    return PhotoCrops(paths, clf.image_size, clf.margin, opts, largest_only, clf.drop)
 
 
 def evaluate_photos(run, data, out=None, class_map: dict | None = None, options: InferenceOptions | None = None,
@@ -172,7 +172,7 @@ def evaluate_photos(run, data, out=None, class_map: dict | None = None, options:
     rows, targets, probs, crops_at = _classify_largest_faces(clf, photos, opts, log)
     extra = {**clf.info(), "data": str(data), "class_map": class_map or {},
              "ignored_folders": ignored, "detector": opts.detector, "min_face": opts.min_face, "upsample": opts.upsample,
-             "min_score": opts.min_score, "fallback": opts.fallback, "crop_margin": clf.margin, "mirror": clf.mirror,
+             "min_score": opts.min_score, "fallback": opts.fallback, "crop_margin": clf.margin, "crop_drop": clf.drop, "mirror": clf.mirror,
              "image_size": clf.image_size, **_path_counts(rows), "seconds": time.perf_counter() - start}
 
     def load_image(i):
@@ -335,6 +335,6 @@ def predict_images(run, inputs, out=None, fmt: str = "both", annotated: bool = T
         write_csv(out / "predictions.csv", rows, columns)
     if fmt in ("json", "both"):
         write_json(out / "predictions.json", {**clf.info(), "classes": clf.classes,
-                                              "detector": opts.detector, "crop_margin": clf.margin,
+                                              "detector": opts.detector, "crop_margin": clf.margin, "crop_drop": clf.drop,
                                               "mirror": clf.mirror, "images": results})
     return {"out": str(out), **clf.info(), "classes": clf.classes, "images": results}

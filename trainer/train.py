@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,8 @@ from maskgen.images import read_image
 from . import checkpoint as ckpt
 from . import distributed as D
 from .config import FROZEN_ON_RESUME, TrainConfig
-from .data import Loaders, build_loaders, class_counts, class_weights, cpu_threads, default_workers, make_loader
+from .data import (Loaders, build_loaders, class_counts, class_weights, cpu_threads, dataset_crop_drop, default_workers,
+                   make_loader)
 from .ema import WeightAverage
 from .errors import TrainerError
 from .files import write_csv, write_json
@@ -62,6 +63,8 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False, lo
     """Train (or, with ``resume``, continue) a run; returns a summary dict. Works under torchrun."""
     if config.threads:
         torch.set_num_threads(config.threads)
+    if config.crop_drop is None:  # prediction must frame faces as the dataset's crops were framed
+        config = replace(config, crop_drop=dataset_crop_drop(config.dataset))
     info, device = D.init(config.device)
     try:
         run = set_up(config, previous_state(Path(config.out), resume, overwrite), info, device,

@@ -115,6 +115,9 @@ OPTIONS = (
     Option("crop", "full", "full: whole images with every face masked (plus COCO files); face: one square crop "
                            "per face.", choices=CROP_MODES, what="crop mode"),
     Option("crop_size", 224, "Side of face crops in pixels.", kind=int, low=16, high=4096),
+    Option("crop_drop", 0.0, "Face crops' centres this share of the face side lower on average (more of the neck, "
+                             "where masks pulled down hang; maskgen train reads it and predicts the same way).",
+           kind=float, low=-0.5, high=0.5, metavar="SHARE"),
     Option("variants", 1, "Masked variants per image (full) or per face (face).", kind=int, low=1, high=1000),
     Option("negatives", 1.0, "Unmasked (without_mask) outputs per masked variant; fractions are drawn per image.",
            kind=float, low=0, high=100, what="negatives ratio", metavar="RATIO"),
@@ -167,7 +170,8 @@ class DatasetConfig:
     for face crops), the smallest face to find in pixels, or (``upsample`` not None) one scan at that
     upsampling instead (:func:`maskgen.find_faces`).
     crop: ``'full'`` (whole images, every face masked; COCO export) or ``'face'`` (one square
-    crop per face with a random margin, resized to ``crop_size``).
+    crop per face with a random margin, resized to ``crop_size``); ``crop_drop`` moves the crops' centres
+    down by that share of the face side on average.
     variants: masked variants per source image (full) or per face (face).
     negatives: unmasked (``without_mask``) outputs per masked variant; fractions are drawn
     per source, e.g. 0.5 gives a negative for about half the sources.
@@ -197,6 +201,7 @@ class DatasetConfig:
     upsample: int | None = _default("upsample")
     crop: str = _default("crop")
     crop_size: int = _default("crop_size")
+    crop_drop: float = _default("crop_drop")
     variants: int = _default("variants")
     negatives: float = _default("negatives")
     paired_negatives: bool = _default("paired_negatives")

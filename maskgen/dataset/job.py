@@ -65,10 +65,10 @@ def _negative_count(cfg, seed: int) -> int:
     return whole + (1 if draw < frac else 0)
 
 
-def _crop_face(image, box, landmarks, rng, size):
+def _crop_face(image, box, landmarks, rng, size, drop=0.0):
     """A randomly framed square crop of one face, with its box and landmarks in the crop's pixels
     (mapped through the square the crop was cut with, which lies inside the frame), and that square."""
-    crop, used = cut_square(image, sample_square(box, rng), size)
+    crop, used = cut_square(image, sample_square(box, rng, drop=drop), size)
     lm = np.clip(points_in_crop(landmarks, used, size), 0, size - 1)
     b = np.clip(box_in_crop(box, used, size), 0, size)
     return crop, b, lm, used
@@ -249,7 +249,7 @@ class _Work:
                     with self.stage("write"):
                         crop, box, lm, used = _crop_face(aug.image, aug.boxes[n], aug.landmarks[n],
                                                          _rng(self.seed, crop_key, k, i, *_draw_key(draw)),
-                                                         cfg.crop_size)
+                                                         cfg.crop_size, cfg.crop_drop)
                     why = self._broken(aug, n, share=_share_inside(aug.alphas[n], used) if alphas else 1.0)
                 if why is not None:
                     if last:
