@@ -7,7 +7,8 @@ accuracy and per-class recall for:
 
 - each model alone and the running average of their class probabilities (``RUN ...``: what
   ``maskgen evaluate RUN --ensemble RUN2 ...`` would give; members may differ in input size);
-- ``--framings``: each model's faces cut at other margins and vertical shifts (``margin:shift``, shares
+- ``--framings``: each model's faces cut at other margins and vertical shifts (``margin:shift``, shift added to
+  the checkpoint's own ``crop_drop``; shares
   of the face side; ``default`` is the checkpoint's own framing), alone and averaged;
 - ``--prior-shifts``: a constant added to one class's log-probability (``--shift-class``), to see
   whether the decision threshold alone holds balanced accuracy back.
