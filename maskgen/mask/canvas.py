@@ -27,13 +27,6 @@ TOP = 0.20  # canonical y of a correctly worn mask's top edge on the nose bridge
 WEAR_TOP = {"nose": 0.815, "chin": 1.37}
 WEAR_SQUASH = {"nose": 0.96, "chin": 0.8}
 NOSE_WEAR_LIFT = 0.09  # how far the sides rise when the mask sits under the nose
-# a mask pulled down is held by its loops at the ears, so its sides stay up beside the jaw while its middle
-# drops onto or under the chin: the top edge bends like the jaw line (sides CHIN_SIDE_TOP at most, rising
-# with |x|^2 out to CHIN_LIFT_REACH), the lower the middle the deeper the bend
-CHIN_SIDE_TOP, CHIN_LIFT_REACH = 1.12, 0.95
-# and it wraps round the jaw and neck, its sides turning away out of sight: it looks narrower, by up to
-# CHIN_NARROW when its middle hangs under the chin
-CHIN_NARROW = 0.2
 # a mask pulled down sits anywhere from just under the lower lip to hanging under the chin (real photos
 # show both about as often): the sampled top shift (attrs.top, -0.04..0.05 at full jitter) moves the
 # chin-worn top edge up by CHIN_RISE or down by CHIN_DROP per unit, from WEAR_TOP["chin"] to about 1.80
@@ -246,8 +239,6 @@ class Canvas:
         worn_top, squash = wear_transform(attrs.wear, self.top, bottom, attrs.top)
         self.squash = squash
         self.worn_top = worn_top
-        if attrs.wear == "chin":
-            self.width_scale *= 1.0 - CHIN_NARROW * min(self.chin_sag() / (WEAR_TOP["chin"] + 0.43 - CHIN_SIDE_TOP), 1.0)
         y_lo = min(worn_top, EAR_OVER[1]) - 0.1  # up to the ears, where the loops run
         y_hi = min(worn_top + (bottom + 0.15 - self.top) * squash * self.height_scale, LOWEST)
         hw = half_width * self.width_scale + 0.55
@@ -289,18 +280,10 @@ class Canvas:
         return p
 
     def lift(self, x_canonical) -> np.ndarray:
-        """How far each column of the mask rises from its worn top: below the nose the nose wire has
-        nothing to wrap (the top edge straightens, the sides rise); pulled down to the chin the loops hold
-        the sides up by the jaw while the middle sags (the mask bends like the jaw line)."""
-        if self.attrs.wear == "nose":
-            return NOSE_WEAR_LIFT * smoothstep(np.abs(x_canonical) / 0.5)
-        if self.attrs.wear == "chin":
-            return self.chin_sag() * np.minimum(np.abs(x_canonical) / CHIN_LIFT_REACH, 1.0) ** 2
-        return np.zeros_like(x_canonical)
-
-    def chin_sag(self) -> float:
-        """How far the middle of a chin-worn mask's top edge hangs below its sides."""
-        return max(self.worn_top - CHIN_SIDE_TOP, 0.0)
+        """Below the nose the nose wire has nothing to wrap: the top edge straightens, sides rise."""
+        if self.attrs.wear != "nose":
+            return np.zeros_like(x_canonical)
+        return NOSE_WEAR_LIFT * smoothstep(np.abs(x_canonical) / 0.5)
 
     def own_to_canonical(self, pts: np.ndarray) -> np.ndarray:
         """Points of the mask's own frame to the canonical frame of its wear style."""
