@@ -555,7 +555,7 @@ def test_ensemble_averages_its_members_probabilities(run2, toy2, toy3, tmp_path)
     _invoke(train, [toy3, "--out", three, "--epochs", 1, "--batch-size", 4, "--image-size", SIZE, "--log-every", 0,
                     "--threads", 1])
     result = _invoke(evaluate, [run, photos, "--classes", classes, "--ensemble", small], expect_ok=False)
-    assert result.exit_code == 1 and "--image-size and --crop-margin" in result.output and "48 px" in result.output
+    assert result.exit_code == 1 and "--image-size, --crop-margin and --crop-drop" in result.output and "48 px" in result.output
     result = _invoke(predict, [run, group, "--ensemble", three], expect_ok=False)
     assert result.exit_code == 1 and "incorrect_mask" in result.output and len(result.output.strip().splitlines()) == 1
 
