@@ -9,7 +9,6 @@ its share of every epoch through :class:`torch.utils.data.DistributedSampler`.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import random
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from torchvision import transforms as T
 
+from maskgen.dataset.manifest import read_settings
 from maskgen.images import ImageReadError, read_image
 
 from .errors import TrainerError
@@ -186,9 +186,8 @@ def build_datasets(root: Path, image_size: int, augment: str = "default"):
 def dataset_crop_drop(root) -> float:
     """How far down maskgen centred the dataset's face crops (``crop_drop`` in its ``settings.json``; 0
     for datasets without one, or cut otherwise)."""
-    path = Path(root) / "settings.json"
     try:
-        config = json.loads(path.read_text()).get("config", {})
+        config = (read_settings(root) or {}).get("config", {})
     except (OSError, ValueError, AttributeError):
         return 0.0
     return float(config.get("crop_drop") or 0.0) if config.get("crop") == "face" else 0.0
