@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -66,3 +67,31 @@ def write_text_atomic(path, text: str, tmp_dir=None, fsync: bool = True) -> Path
 def write_json_atomic(path, record, tmp_dir=None) -> Path:
     """Write ``record`` as indented, key-sorted JSON (the same record always gives the same bytes)."""
     return write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n", tmp_dir=tmp_dir)
+
+
+def copy_atomic(source, target, link: bool = True) -> Path:
+    """``source`` copied to ``target`` atomically; by default as a second hard link to its data.
+
+    A hard link costs no disk space, and it is safe wherever ``source`` is only ever replaced
+    through :func:`atomic_open` (a new file under the old name): ``target`` keeps the old data.
+    Where the file system refuses links (another device, FAT, some network shares), the bytes are
+    copied instead.
+    """
+    source, target = Path(source), Path(target)
+    if link:
+        tmp = _tmp_path(target, None)
+        try:
+            os.link(source, tmp)
+        except OSError:
+            pass
+        else:
+            try:
+                os.replace(tmp, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            return target
+    with open(source, "rb") as src, atomic_open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return target

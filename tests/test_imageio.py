@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from maskgen import ImageReadError, read_image
-from maskgen.atomic import atomic_open, write_text_atomic
+from maskgen.atomic import atomic_open, copy_atomic, write_text_atomic
 from maskgen.images import SUPPORTED_EXTENSIONS, encode_image, write_image_atomic
 
 
@@ -265,6 +265,21 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     with pytest.raises(ValueError):
         write_image_atomic(tmp_path / "x.gif", np.zeros((4, 4, 3), np.uint8))
     assert os.listdir(tmp_path) == ["t.txt"]
+
+
+def test_copy_atomic_links_and_survives_the_source_being_rewritten(tmp_path):
+    last, best, copied = tmp_path / "last.pt", tmp_path / "best.pt", tmp_path / "copied.pt"
+    write_text_atomic(last, "epoch 1\n")
+    copy_atomic(last, best)
+    copy_atomic(last, copied, link=False)
+    assert os.stat(best).st_ino == os.stat(last).st_ino  # a link: no second copy on disk
+    assert os.stat(copied).st_ino != os.stat(last).st_ino
+    write_text_atomic(last, "epoch 2\n")  # the next epoch's checkpoint, written the only way maskgen writes
+    assert best.read_text() == copied.read_text() == "epoch 1\n" and last.read_text() == "epoch 2\n"
+    write_text_atomic(best, "old best\n")
+    copy_atomic(last, best)  # replaces an existing target
+    assert best.read_text() == "epoch 2\n"
+    assert sorted(os.listdir(tmp_path)) == ["best.pt", "copied.pt", "last.pt"]  # no temp files left
 
 
 def test_tmp_dir_option(tmp_path, astronaut):

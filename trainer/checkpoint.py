@@ -14,13 +14,12 @@ so resuming and prediction need nothing but the file, and ``torch.load`` can nev
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import torch
 
 from maskgen.crops import DEFAULT_MARGIN, MARGIN_RANGE
-from maskgen.atomic import atomic_open
+from maskgen.atomic import atomic_open, copy_atomic
 
 from .config import TrainConfig
 from .data import train_zoom
@@ -91,9 +90,13 @@ def save(path: Path, checkpoint: dict) -> None:
 
 
 def copy(source: Path, target: Path) -> None:
-    """``source`` copied to ``target`` atomically (``last.pt`` -> ``best.pt``)."""
-    with open(source, "rb") as src, atomic_open(target, "wb") as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
+    """``source`` copied to ``target`` atomically (``last.pt`` -> ``best.pt``).
+
+    A hard link where the file system allows it: :func:`save` always writes a new file, so the
+    next ``last.pt`` never changes ``best.pt``, and a run keeps one checkpoint's worth of disk
+    until the next improvement.
+    """
+    copy_atomic(source, target)
 
 
 def load(path: Path, map_location="cpu") -> dict:
