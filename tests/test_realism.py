@@ -240,35 +240,6 @@ def test_occluders_cover_the_face_not_the_labels(real, op, value):
         assert np.allclose(res.alphas[0][same], alpha[same], atol=0.02)  # a faint edge may round away
 
 
-def test_hair_falls_in_locks_down_the_sides_of_the_face(real):
-    """Locks, not sticks: even the fewest strands make a lock about a tenth of the eye distance wide or
-    more, hanging from above the eyes down past the mouth at a side of the face, never over the nose's
-    or the mouth's middle; in one colour family, and cast as a shadow beside it."""
-    from maskgen.augment.occluders import FaceFrame, draw_hair
-
-    image, lm, box, _ = real
-    frame = FaceFrame(lm, box)
-    fx, fy = frame.grid((0, 0, image.shape[1], image.shape[0]))
-    for seed in range(8):
-        for count in (4, 24):
-            out, cover = draw_hair(image, frame, np.random.default_rng(seed), count)
-            assert cover.shape == image.shape[:2] and cover.max() > 0.9
-            solid = cover > 0.5
-            assert solid.sum() > 0, (seed, count)
-            # widths of the lock, row by row, in eye distances: a lock, not a line
-            rows = [np.count_nonzero(r) for r in solid if r.any()]
-            assert np.median(rows) >= 0.1 * frame.scale, (seed, count, np.median(rows))
-            ys = fy[solid]
-            assert ys.min() < -0.3 and ys.max() > 1.1, (seed, count)  # above the eyes to below the mouth
-            assert np.all(np.abs(fx[solid & (fy > -0.5)]) > 0.35), (seed, count)  # beside the nose and mouth
-            for point in (lm[30], lm[62]):  # nose tip and mouth: untouched
-                x, y = np.round(point).astype(int)
-                assert cover[y, x] == 0 and np.array_equal(out[y, x], image[y, x]), (seed, count)
-    thin = draw_hair(image, frame, np.random.default_rng(0), 4)[1] > 0.5
-    thick = draw_hair(image, frame, np.random.default_rng(0), 24)[1] > 0.5
-    assert thick.sum() > 1.5 * thin.sum()  # more strands, more hair
-
-
 def test_beard_grows_on_the_jaw_never_on_lips_nose_or_eyes(astronaut, face):
     lm, box = face.landmarks, face.box
     lum = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
@@ -276,24 +247,21 @@ def test_beard_grows_on_the_jaw_never_on_lips_nose_or_eyes(astronaut, face):
     from maskgen.verify.coverage import polygon_fraction
     regions = region_polygons(lm)
     inner_lips = lm[60:68] + (lm[60:68].mean(0) - lm[60:68]) * 0.3
-    styles, tones = set(), set()
-    for seed in range(16):
+    styles = set()
+    for seed in range(12):
         res = A.augment(astronaut, [lm], [box], None, forced(beard=[0.9, 0.9]), np.random.default_rng(seed))
         assert res.applied == ["beard(density=0.9)"]
         assert np.array_equal(res.landmarks[0], lm) and res.alphas == []
-        change = lum(res.image) - lum(astronaut)
-        bearded = np.abs(change) > 12  # dark beards darken the skin, grey and white ones lighten it
-        tones.add("pale" if change[bearded].mean() > 0 else "dark")
-        assert bearded.sum() > 0.004 * (box[2] - box[0]) * (box[3] - box[1]), seed
-        ys = np.nonzero(bearded)[0]
+        darker = lum(astronaut) - lum(res.image) > 12
+        assert darker.sum() > 0.004 * (box[2] - box[0]) * (box[3] - box[1]), seed
+        ys = np.nonzero(darker)[0]
         assert ys.min() > lm[36:48, 1].max(), seed  # nothing as high as the eyes
         for region in ("right_eye", "left_eye", "nose"):
-            assert polygon_fraction(bearded, regions[region]) < 0.02, (seed, region)
-        assert polygon_fraction(bearded, inner_lips) < 0.05, seed
-        chin = bearded[int(lm[57, 1]):int(lm[8, 1]) + 1, int(lm[7, 0]):int(lm[9, 0]) + 1]
+            assert polygon_fraction(darker, regions[region]) < 0.02, (seed, region)
+        assert polygon_fraction(darker, inner_lips) < 0.05, seed
+        chin = darker[int(lm[57, 1]):int(lm[8, 1]) + 1, int(lm[7, 0]):int(lm[9, 0]) + 1]
         styles.add("chin" if chin.mean() > 0.2 else "upper lip only")
     assert styles == {"chin", "upper lip only"}  # beards and goatees; moustaches
-    assert tones == {"pale", "dark"}  # grey and white beards as well as dark ones
 
 
 def test_beard_grows_behind_the_mask(real):

@@ -1,5 +1,5 @@
-"""Things on and in front of a face: a beard behind any mask, a hand over the mouth or chin, locks of
-hair down the sides of the face.
+"""Things on and in front of a face: a beard behind any mask, a hand over the mouth or chin, strands of
+hair over the cheeks.
 
 Drawn in the face's own frame (eye centres one unit apart, their midpoint the origin, y down; the mouth
 at about (0, 1.05), the chin at (0, 1.8)), from its landmarks or, without them, from its box. A hand
@@ -185,92 +185,45 @@ def _paint_parts(image, parts, colour, scale, rng):
 
 
 def draw_hair(image: np.ndarray, frame: FaceFrame, rng: np.random.Generator, count: int):
-    """Locks of hair falling from the temples over the sides of the face and the mask; returns (image,
-    coverage).
+    """Locks of hair falling from the temples over the cheeks and the mask's sides; returns (image, coverage).
 
-    One to three locks share ``count`` strands' worth of hair (4 strands: a thin wisp; 24: a thick
-    lock). Each lock is a ribbon along one curve from the hairline down past the cheek, tapering to
-    its tip: grained along its fall, rounded (darker at its edges, a sheen down its middle), ragged
-    at the edges with a few stray hairs, lit by the photo's light where it lies, in the colour found
-    above the forehead (or a natural one), and it casts a soft shadow on the face beside it.
+    ``count`` strands are shared among one to three locks; each lock follows one curve from the
+    hairline down past the cheek, its strands fanned a little apart.
     """
     h, w = image.shape[:2]
-    unit = frame.scale
     found = hair_colour(image, frame, rng, 0.4)
     locks = 1 + min(int(rng.integers(3)), count // 6)
-    t = np.linspace(0, 1, 24)[:, None]
-    ribbons, tips = [], []
+    prem = np.zeros((h, w, 3), np.float32)
+    cover = np.zeros((h, w), np.float32)
+    t = np.linspace(0, 1, 16)[:, None]
     for _ in range(locks):
         sign = float(rng.choice([-1.0, 1.0]))
-        # from inside the hair above the temple, down along the side of the face past the jaw
-        start = np.array([sign * rng.uniform(0.95, 1.3), rng.uniform(-1.7, -1.1)])
-        end = np.array([sign * rng.uniform(0.75, 1.35), rng.uniform(1.8, 2.8)])
-        bend = (start + end) / 2 - [sign * rng.uniform(0.0, 0.3), 0.0]  # falls along the cheek
-        centre = (1 - t) ** 2 * start + 2 * t * (1 - t) * bend + t ** 2 * end
-        along = np.gradient(centre, axis=0)
-        normal = np.c_[-along[:, 1], along[:, 0]] / np.maximum(np.hypot(*along.T), 1e-9)[:, None]
-        half = 0.03 + rng.uniform(0.006, 0.012) * count / locks  # face units: 4 strands ~0.13 wide, 24 ~0.5
-        wave = 1 + 0.15 * np.sin(2 * np.pi * (rng.uniform(1, 3) * t + rng.random()))
-        width = half * wave * (1 - 0.45 * t ** 2) + 0.004  # thinning a little toward its end
-        outline = np.vstack([centre + normal * width, (centre - normal * width)[::-1]])
-        ribbons.append(frame.to_image(outline))
-        tips.append((frame.to_image(centre), width[:, 0] * unit))
-    pts = np.vstack(ribbons)
-    x0, y0, x1, y1 = _region(pts, 0.12 * unit + 4, w, h)
-    if x1 - x0 < 3 or y1 - y0 < 3:
-        return image, np.zeros((h, w), np.float32)
-    origin = np.array([x0, y0], np.float64)
-    shape = (y1 - y0, x1 - x0)
-    body = np.zeros(shape, np.float32)
-    for ribbon in ribbons:
-        body = np.maximum(body, _polygon_mask(shape, ribbon, origin))
-    # stray hairs: thin, faint, beside and beyond each lock
-    strays = np.zeros(shape, np.uint8)
-    for line, width in tips:
-        for _ in range(int(rng.integers(2, 6))):
-            k = np.arange(len(line))
-            side = rng.uniform(-1.6, 1.6)
-            off = np.c_[np.gradient(line[:, 1]), -np.gradient(line[:, 0])]
-            off /= np.maximum(np.hypot(*off.T), 1e-9)[:, None]
-            path = line + off * (side * width[:, None] + rng.normal(0, 0.01 * unit, (len(k), 1)))
-            a, b = sorted(rng.integers(0, len(line), 2))
-            if b - a < 3:
+        start = np.array([sign * rng.uniform(0.85, 1.2), rng.uniform(-0.9, -0.3)])
+        end = np.array([start[0] - sign * rng.uniform(0.05, 0.45), rng.uniform(1.2, 2.4)])
+        bend = (start + end) / 2 + [sign * rng.uniform(-0.1, 0.2), 0.0]
+        spread = rng.uniform(0.03, 0.12)
+        for _ in range(max(1, count // locks)):
+            offset = rng.normal(0, spread, 3)
+            curve = ((1 - t) ** 2 * (start + [offset[0], 0]) + 2 * t * (1 - t) * (bend + [offset[1], 0]) +
+                     t ** 2 * (end + [offset[2], rng.uniform(-0.3, 0.1)]))
+            pts = np.round(frame.to_image(curve) * 16).astype(np.int32)
+            width = max(1, int(round(rng.uniform(0.006, 0.02) * frame.scale)))
+            alpha = rng.uniform(0.5, 0.95)
+            tone = np.clip(found * rng.uniform(0.65, 1.4), 0, 255)
+            # drawn in the strand's own box (a whole-image layer per strand cost most of the time)
+            x0, y0, x1, y1 = _region(pts / 16, width + 2, w, h)
+            if x1 <= x0 or y1 <= y0:
                 continue
-            cv2.polylines(strays, [np.round((path[a:b] - origin) * 16).astype(np.int32)], False,
-                          int(rng.integers(60, 150)), 1, cv2.LINE_AA, shift=4)
-    angle = float(np.arctan2(frame.down[1], frame.down[0]))
-    grain = _hair_texture(shape, rng, max(3.0, 0.25 * unit), angle)
-    soft = cv2.GaussianBlur(body, (0, 0), max(0.5, 0.012 * unit))
-    # ragged edges: where the lock thins out the grain decides which hairs still show
-    cover = np.clip(soft * 1.6 - 0.6 + 0.9 * (grain - 0.5) * (1 - soft), 0, 1) * rng.uniform(0.9, 1.0)
-    cover = np.maximum(cover, strays.astype(np.float32) / 255.0)
-    # rounded bundle: darker toward its edges, a sheen down its middle, grain along the hairs
-    inside = cv2.distanceTransform((body > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
-    depth = np.clip(inside / max(0.06 * unit, 1.0), 0, 1)
-    shade = (0.62 + 0.38 * np.sqrt(depth)) * (0.78 + 0.44 * grain)
-    shade += rng.uniform(0.05, 0.25) * np.exp(-((depth - 0.75) / 0.2) ** 2)
-    roi = image[y0:y1, x0:x1].astype(np.float32)
-    lum = cv2.GaussianBlur(roi @ LUMA, (0, 0), max(1.0, 0.3 * unit))  # the photo's light where it lies
-    light = np.clip(lum / max(float(np.median(lum)), 1.0), 0.5, 1.4) ** 0.6
-    tone = np.clip(found * rng.uniform(0.75, 1.2), 0, 255)
-    hair = tone[None, None, :] * (shade * light)[..., None]
-    # a soft shadow on the face beside the lock, away from the light (down and to a side)
-    shift = np.float32([[1, 0, rng.uniform(-0.04, 0.04) * unit], [0, 1, 0.03 * unit]])
-    shadow = cv2.warpAffine(cv2.GaussianBlur(body, (0, 0), max(0.8, 0.04 * unit)), shift, (shape[1], shape[0]))
-    backdrop = roi * (1 - rng.uniform(0.15, 0.35) * shadow)[..., None]
-    blended = backdrop * (1 - cover[..., None]) + np.clip(hair, 0, 255) * cover[..., None]
-    out = image.copy()
-    out[y0:y1, x0:x1] = np.clip(np.round(blended), 0, 255).astype(np.uint8)
-    full = np.zeros((h, w), np.float32)
-    full[y0:y1, x0:x1] = cover
-    return out, full
+            layer = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            cv2.polylines(layer, [pts - [x0 * 16, y0 * 16]], False, 255, width, cv2.LINE_AA, shift=4)
+            a = layer.astype(np.float32) / 255.0 * alpha
+            prem[y0:y1, x0:x1] = prem[y0:y1, x0:x1] * (1 - a[..., None]) + tone * a[..., None]
+            cover[y0:y1, x0:x1] = cover[y0:y1, x0:x1] * (1 - a) + a
+    out = image.astype(np.float32) * (1 - cover[..., None]) + prem
+    return np.clip(np.round(out), 0, 255).astype(np.uint8), cover
 
 
 BEARD_STYLES = ("full", "stubble", "goatee", "moustache")
-# grey and white beards: unmasked older men with pale beards were the faces most often called "mask worn
-# on the chin" on real photos (a pale chin and jaw reads as a surgical mask pulled down); the beards of
-# the draw had been the hair colour darkened, never paler than mid grey
-GREY_BEARD_SHARE = 0.3
 
 
 def _polygon_mask(shape: tuple[int, int], polygon, origin) -> np.ndarray:
@@ -323,21 +276,14 @@ def draw_beard(image: np.ndarray, landmarks, frame: FaceFrame, rng: np.random.Ge
     cover = density * np.clip(solid + 0.5 * strength * (texture - 0.5), 0, 1)
     if under is not None:
         cover *= 1 - np.clip(under[y0:y1, x0:x1], 0, 1)
-    pale = rng.random() < GREY_BEARD_SHARE  # grey and white beards: a pale chin that is not a mask
-    if pale:  # coarse white hairs with dark gaps between them and skin showing through
-        tone = np.clip(rng.uniform(120, 220) * np.array([1.0, 0.98, 0.94]) * rng.uniform(0.97, 1.03, 3), 0, 255)
-        cover = density * np.clip(0.8 * solid + 1.1 * strength * (texture - 0.5), 0, 1)
-        if under is not None:
-            cover *= 1 - np.clip(under[y0:y1, x0:x1], 0, 1)
-    else:
-        tone = np.clip(hair_colour(image, frame, rng, 0.6) * rng.uniform(0.45, 0.85), 0, 255)
+    tone = np.clip(hair_colour(image, frame, rng, 0.6) * rng.uniform(0.45, 0.85), 0, 255)
     if fine:  # stubble: a bluish-grey shadow of hair under the skin
         tone = np.clip(0.5 * tone + 0.5 * np.array([70, 66, 68], np.float32), 0, 255)
     roi = image[y0:y1, x0:x1].astype(np.float32)
     lum = roi @ LUMA
     skin_lum = float(np.median(lum[density > 0.5])) if (density > 0.5).any() else float(lum.mean())
     light = np.clip(lum / max(skin_lum, 1.0), 0.3, 1.5) ** 0.8
-    hair = tone[None, None, :] * (light * ((0.45 + 1.1 * texture) if pale else (0.75 + 0.5 * texture)))[..., None]
+    hair = tone[None, None, :] * (light * (0.75 + 0.5 * texture))[..., None]
     out = image.copy()
     blended = roi * (1 - cover[..., None]) + hair * cover[..., None]
     out[y0:y1, x0:x1] = np.clip(np.round(blended), 0, 255).astype(np.uint8)
