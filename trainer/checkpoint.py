@@ -7,7 +7,8 @@ A checkpoint (``last.pt``, ``best.pt``) holds::
     config (TrainConfig as a dict), history (one dict per epoch), best {metric, mode, value, epoch},
     early_stopping {best, best_epoch, bad_epochs, stopped}, model, optimizer, scheduler, scaler (state dicts)
 
-and, for runs with ``--ema``, ``trained_model`` (the weights the optimizer moves; ``model`` is then
+and, for runs with ``--subclasses``, ``subclasses`` (what the model scores: ``incorrect_mask/chin``...)
+and ``class_of`` (the index in ``classes`` of each); for runs with ``--ema``, ``trained_model`` (the weights the optimizer moves; ``model`` is then
 their moving average, what validation and prediction use) and ``ema {decay, updates}``,
 
 so resuming and prediction need nothing but the file, and ``torch.load`` can never run code from it.
@@ -69,11 +70,13 @@ def preprocessing(image_size: int, augment: str = "default", crop_margin: float 
 
 
 def assemble(epoch: int, config: TrainConfig, classes: list[str], history: list[dict], stopper: EarlyStopping,
-             model, optimizer, scheduler, scaler, ema=None) -> dict:
+             model, optimizer, scheduler, scaler, ema=None, subclasses: list[str] | None = None,
+             class_of: list[int] | None = None) -> dict:
     """The checkpoint of a run after ``epoch``: everything resuming and prediction need."""
     weights = {"model": model_state(model)} if ema is None else {
         "model": model_state(ema.module), "trained_model": model_state(model), "ema": ema.state()}
-    return {"format": CHECKPOINT_FORMAT, "arch": ARCH, "epoch": epoch, "classes": list(classes),
+    parts = {} if not subclasses else {"subclasses": list(subclasses), "class_of": [int(c) for c in class_of]}
+    return {"format": CHECKPOINT_FORMAT, "arch": ARCH, "epoch": epoch, "classes": list(classes), **parts,
             "preprocessing": preprocessing(config.image_size, config.augment, config.crop_margin, config.crop_drop),
             "config": config.to_dict(), "history": history,
             "best": {"metric": config.metric, "mode": config.mode, "value": stopper.best,
@@ -81,6 +84,16 @@ def assemble(epoch: int, config: TrainConfig, classes: list[str], history: list[
             "early_stopping": stopper.state_dict(),
             **weights, "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else {}}
+
+
+def outputs(checkpoint: dict) -> list[str]:
+    """What the checkpoint's model scores, one name per output: its subclasses, else its classes."""
+    return list(checkpoint.get("subclasses") or checkpoint["classes"])
+
+
+def class_of(checkpoint: dict) -> list[int] | None:
+    """The class index of each subclass output, or None for a model that scores its classes directly."""
+    return list(checkpoint["class_of"]) if checkpoint.get("subclasses") else None
 
 
 def save(path: Path, checkpoint: dict) -> None:

@@ -14,7 +14,7 @@ from .config import InferenceOptions
 from .distributed import choose_device
 from .errors import TrainerError
 from .loop import Normalizer, autocast_for
-from .metrics import softmax
+from .metrics import collapse_to_classes, softmax
 from .model import build_model
 
 
@@ -32,7 +32,8 @@ class Classifier:
         self.drop = float(prep.get("crop_drop", 0.0))  # checkpoints before it centred faces on the box
         self.epoch = int(data["epoch"])
         self.device = choose_device(device)
-        self.model = build_model(len(self.classes), dropout=0.0)
+        self.class_of = ckpt.class_of(data)  # trained on subclasses: their probabilities added up per class
+        self.model = build_model(len(ckpt.outputs(data)), dropout=0.0)
         self.model.load_state_dict(data["model"])
         # channels-last: faster on CUDA and on the CPU too (54 against 42 images/s at 112 px on 2 cores)
         self.model = self.model.to(memory_format=torch.channels_last).to(self.device).eval()
@@ -43,7 +44,8 @@ class Classifier:
 
     @torch.inference_mode()
     def logits(self, crops: list[np.ndarray]) -> np.ndarray:
-        """Logits (N, C) for RGB uint8 crops already of size ``image_size``."""
+        """Logits (N, C) for RGB uint8 crops already of size ``image_size`` (for a model trained on
+        subclasses, class log-probabilities: its subclasses' probabilities added up)."""
         out = []
         for start in range(0, len(crops), self.batch_size):
             chunk = np.stack(crops[start:start + self.batch_size])
@@ -55,7 +57,7 @@ class Classifier:
             out.append(logits.cpu())
         if not out:
             return np.zeros((0, len(self.classes)))
-        return torch.cat(out).double().numpy()
+        return collapse_to_classes(torch.cat(out).double().numpy(), self.class_of, len(self.classes))
 
     def probs(self, crops: list[np.ndarray]) -> np.ndarray:
         """Class probabilities (N, C) for RGB uint8 crops already of size ``image_size``."""

@@ -26,7 +26,7 @@ DEFAULT_LR = {("sgd", False): 0.02, ("sgd", True): 0.01, ("adamw", False): 1e-3,
 DEFAULT_WEIGHT_DECAY = {"sgd": 1e-4, "adamw": 0.05}
 
 # options that shape the model or its input: fixed for the life of a run
-FROZEN_ON_RESUME = ("image_size", "crop_drop", "dropout", "pretrained", "weights", "optimizer", "ema")
+FROZEN_ON_RESUME = ("image_size", "crop_drop", "dropout", "pretrained", "weights", "optimizer", "ema", "subclasses")
 
 
 def option(default, help: str = "", *, kind=None, choices=None, min=None, max=None, max_open: bool = False,
@@ -108,6 +108,11 @@ class TrainConfig:
                           choices=BALANCE)
     augment: str = option("default", "default: crop, flip, colour, greyscale, low resolution; "
                                      "light: crop, flip, colour.", choices=AUGMENT)
+    subclasses: str | None = option(None, "Train on finer labels: each class split by this column of the dataset's "
+                                          "metadata.csv (wear: incorrect_mask/chin, incorrect_mask/nose, "
+                                          "with_mask/correct, without_mask/none); the model scores the parts and "
+                                          "validation, evaluation and prediction add them up into the classes.",
+                                    kind=str)
     crop_margin: float = option(DEFAULT_MARGIN, "Mean margin of the training crops around the face box, a share of "
                                                 "its side on each side (maskgen augment --crop face cuts "
                                                 f"{MARGIN_RANGE[0]:g}-{MARGIN_RANGE[1]:g}); prediction cuts faces "

@@ -8,6 +8,7 @@ its share of every epoch through :class:`torch.utils.data.DistributedSampler`.
 """
 from __future__ import annotations
 
+import csv
 import functools
 import os
 import random
@@ -30,12 +31,20 @@ _TORCH_THREADS = torch.get_num_threads()  # torch's default (one per core, or OM
 
 
 class ImageList(Dataset):
-    """``(path, target)`` samples read with maskgen's reader, transformed, returned as uint8 CHW tensors."""
+    """``(path, target)`` samples read with maskgen's reader, transformed, returned as uint8 CHW tensors.
 
-    def __init__(self, samples: list[tuple[str, int]], classes: list[str], transform=None):
+    ``outputs`` names what the model scores when it is trained on subclasses (``--subclasses``:
+    ``incorrect_mask/chin``...), ``class_of`` the class of each; the samples' targets are then
+    subclass indices, and :attr:`targets` still the class of each sample (samplers, weights, metrics)."""
+
+    def __init__(self, samples: list[tuple[str, int]], classes: list[str], transform=None,
+                 outputs: list[str] | None = None, class_of: list[int] | None = None):
         self.samples = samples
         self.classes = classes
-        self.targets = [t for _, t in samples]
+        self.outputs = list(outputs) if outputs is not None else list(classes)
+        self.class_of = None if class_of is None else list(class_of)
+        self.output_targets = [t for _, t in samples]
+        self.targets = self.output_targets if class_of is None else [self.class_of[t] for t in self.output_targets]
         self.transform = transform
 
     def __len__(self) -> int:
@@ -167,20 +176,56 @@ def find_dataset_classes(root: Path) -> list[str]:
     return classes
 
 
-def build_datasets(root: Path, image_size: int, augment: str = "default"):
-    """Train and val :class:`ImageList` of a generated dataset (``root/{train,val}/<label>/...``)."""
+def build_datasets(root: Path, image_size: int, augment: str = "default", subclasses: str | None = None):
+    """Train and val :class:`ImageList` of a generated dataset (``root/{train,val}/<label>/...``); with
+    ``subclasses``, each class split by that column of the dataset's ``metadata.csv``."""
     root = Path(root)
     classes = find_dataset_classes(root)
-    train = ImageList(image_folder_samples(root / "train", classes), classes, train_transform(image_size, augment))
+    train_samples = image_folder_samples(root / "train", classes)
+    if not (root / "val").is_dir():
+        raise TrainerError(f"{root} has no val/ folder: generate the dataset with a validation split")
+    val_samples = image_folder_samples(root / "val", classes)
+    outputs = class_of = None
+    if subclasses:
+        train_samples, val_samples, outputs, class_of = split_into_subclasses(
+            root, subclasses, classes, train_samples, val_samples)
+    train = ImageList(train_samples, classes, train_transform(image_size, augment), outputs, class_of)
     counts = class_counts(train.targets, len(classes))
     if (counts == 0).any():
         raise TrainerError(f"no training images for {', '.join(c for c, n in zip(classes, counts) if n == 0)}")
-    if not (root / "val").is_dir():
-        raise TrainerError(f"{root} has no val/ folder: generate the dataset with a validation split")
-    val = ImageList(image_folder_samples(root / "val", classes), classes, eval_transform(image_size, augment))
+    val = ImageList(val_samples, classes, eval_transform(image_size, augment), outputs, class_of)
     if len(val) == 0:
         raise TrainerError(f"{root / 'val'} holds no images")
     return train, val
+
+
+def split_into_subclasses(root: Path, column: str, classes: list[str], train_samples, val_samples):
+    """Samples relabelled with subclasses ``<class>/<value of column>`` read from ``root/metadata.csv``
+    (a file without a value: ``<class>/-``); returns them, the subclass names (sorted by class, then
+    value) and the class of each. Every subclass must have training images."""
+    path = root / "metadata.csv"
+    if not path.is_file():
+        raise TrainerError(f"--subclasses {column}: {path} not found (written by `maskgen augment`)")
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        if column not in (reader.fieldnames or []):
+            raise TrainerError(f"--subclasses {column}: {path} has no such column "
+                               f"(it has {', '.join(reader.fieldnames or [])})")
+        values = {os.path.normpath(root / row["file_name"]): (row[column] or "-").strip() or "-" for row in reader}
+
+    def name(path: str, target: int) -> str:
+        return f"{classes[target]}/{values.get(os.path.normpath(path), '-')}"
+
+    train_names = [name(p, t) for p, t in train_samples]
+    val_names = [name(p, t) for p, t in val_samples]
+    outputs = sorted(set(train_names), key=lambda n: (classes.index(n.split("/", 1)[0]), n))
+    unseen = sorted(set(val_names) - set(outputs))
+    if unseen:
+        raise TrainerError(f"--subclasses {column}: no training images for {', '.join(unseen)} (validation has some)")
+    index = {n: i for i, n in enumerate(outputs)}
+    class_of = [classes.index(n.split("/", 1)[0]) for n in outputs]
+    return ([(p, index[n]) for (p, _), n in zip(train_samples, train_names)],
+            [(p, index[n]) for (p, _), n in zip(val_samples, val_names)], outputs, class_of)
 
 
 def dataset_crop_drop(root) -> float:
@@ -197,10 +242,13 @@ def class_counts(targets, num_classes: int) -> np.ndarray:
     return np.bincount(np.asarray(targets, dtype=np.int64), minlength=num_classes)
 
 
-def class_weights(targets, num_classes: int) -> torch.Tensor:
-    """Inverse-frequency weights, mean 1 over the classes present."""
+def class_weights(targets, num_classes: int, class_of: list[int] | None = None) -> torch.Tensor:
+    """Inverse-frequency weights, mean 1 over the classes present; with ``class_of`` (subclasses), one
+    per subclass, its class's: every image weighs what it would without subclasses."""
     counts = class_counts(targets, num_classes).astype(np.float64)
     weights = np.where(counts > 0, counts.sum() / (np.maximum(counts, 1) * (counts > 0).sum()), 0.0)
+    if class_of is not None:
+        weights = weights[np.asarray(class_of, dtype=np.int64)]
     return torch.tensor(weights, dtype=torch.float32)
 
 
@@ -279,7 +327,7 @@ class Loaders:
 
 def build_loaders(config, rank: int, world_size: int, workers: int, pin_memory: bool, start_epoch: int = 1) -> Loaders:
     """Training and validation loaders of ``config.dataset`` for process ``rank`` of ``world_size``."""
-    train_set, val_set = build_datasets(config.dataset, config.image_size, config.augment)
+    train_set, val_set = build_datasets(config.dataset, config.image_size, config.augment, config.subclasses)
     sampler = train_sampler(config.balance, train_set.targets, len(train_set.classes), rank, world_size, config.seed)
     # a last batch of one would break batch norm in training mode
     drop_last = len(sampler) % config.batch_size == 1 or len(sampler) >= 4 * config.batch_size

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from . import distributed as D
-from .metrics import classification_metrics, softmax
+from .metrics import classification_metrics, collapse_to_classes, softmax
 
 
 class Normalizer:
@@ -95,20 +95,23 @@ def train_one_epoch(model: nn.Module, criterion, optimizer, loader, normalize: N
 
 
 def evaluate(model: nn.Module, loader, indices: list[int], targets, classes: list[str], normalize: Normalizer,
-             autocast=contextlib.nullcontext, info: D.DistInfo | None = None) -> dict:
+             autocast=contextlib.nullcontext, info: D.DistInfo | None = None, class_of=None) -> dict:
     """Metrics (loss, accuracy, AUC, per class...) of the whole validation set, the same on every process.
 
     ``loader`` yields this process's share of the validation images, those at ``indices``;
     ``targets`` are the labels of the whole set. The logits of every process are gathered and put
-    back in the set's order, so every process takes the same early-stopping decision.
+    back in the set's order, so every process takes the same early-stopping decision. With
+    ``class_of`` (a model trained on subclasses) the subclasses are added up into ``classes`` first.
     """
     info = info or D.DistInfo()
     logits = predict_logits(getattr(model, "module", model), loader, normalize, autocast)  # DDP: the model inside
     parts = D.gather_objects((indices, logits), info)
     order = np.concatenate([np.asarray(i, dtype=np.int64) for i, _ in parts])
-    stacked = np.concatenate([part.reshape(len(i), len(classes)) for i, part in parts])
+    width = max(part.shape[1] if part.ndim == 2 else 0 for _, part in parts) or len(classes)
+    stacked = np.concatenate([part.reshape(len(i), width) for i, part in parts])
     logits = np.empty_like(stacked)
     logits[order] = stacked
+    logits = collapse_to_classes(logits, class_of, len(classes))
     return classification_metrics(targets, softmax(logits), classes, logits=logits)
 
 

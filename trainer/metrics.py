@@ -14,6 +14,24 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(logits))
 
 
+def collapse_to_classes(logits: np.ndarray, class_of: np.ndarray | list[int] | None, num_classes: int) -> np.ndarray:
+    """Logits (N, K) of a model trained on subclasses -> class log-probabilities (N, C): each class's
+    subclass probabilities added up (``class_of[k]``: subclass k's class). Their softmax gives those
+    class probabilities back, so they stand in for logits everywhere downstream. ``class_of`` None:
+    ``logits`` unchanged."""
+    if class_of is None:
+        return logits
+    logp = log_softmax(np.asarray(logits, dtype=np.float64))
+    class_of = np.asarray(class_of, dtype=np.int64)
+    out = np.full((logp.shape[0], num_classes), -np.inf)
+    for c in range(num_classes):
+        members = logp[:, class_of == c]
+        if members.shape[1]:
+            top = members.max(axis=1, keepdims=True)
+            out[:, c] = (top + np.log(np.exp(members - top).sum(axis=1, keepdims=True)))[:, 0]
+    return out
+
+
 def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> float:
     if len(targets) == 0:
         return float("nan")

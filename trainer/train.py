@@ -35,7 +35,7 @@ from .ema import WeightAverage
 from .errors import TrainerError
 from .files import write_csv, write_json
 from .loop import Normalizer, autocast_for, evaluate, predict_logits, recalibrate_batchnorm, stderr_log, train_one_epoch
-from .metrics import softmax
+from .metrics import collapse_to_classes, softmax
 from .model import IMAGENET_MEAN, IMAGENET_STD, build_model, initial_weights
 from .optim import make_optimization
 from .stopping import EarlyStopping
@@ -175,23 +175,28 @@ def set_up(config: TrainConfig, state: dict | None, info: D.DistInfo, device, lo
         torch.backends.cudnn.allow_tf32 = True
     start_epoch = 1 if state is None else int(state["epoch"]) + 1
     data = build_loaders(config, info.rank, info.world_size, workers, pin_memory=cuda, start_epoch=start_epoch)
-    classes = data.train_set.classes
+    classes, outputs = data.train_set.classes, data.train_set.outputs
     if state is not None and list(state["classes"]) != classes:
         raise TrainerError(f"the dataset's classes {classes} differ from the run's {list(state['classes'])}")
-    model, net, source = _prepare_model(config, len(classes), state, info, device, channels_last)
+    if state is not None and list(ckpt.outputs(state)) != outputs:
+        raise TrainerError(f"the dataset's subclasses {outputs} differ from the run's {list(ckpt.outputs(state))}")
+    model, net, source = _prepare_model(config, len(outputs), state, info, device, channels_last)
     if info.main:
         Path(config.out).mkdir(parents=True, exist_ok=True)
         write_json(Path(config.out) / "config.json",
                    {**config.to_dict(), "classes": classes, "world_size": info.world_size})
     counts = class_counts(data.train_set.targets, len(classes))
     log(f"{len(data.train_set)} training and {len(data.val_set)} validation images; classes "
-        + ", ".join(f"{c} ({n})" for c, n in zip(classes, counts)))
+        + ", ".join(f"{c} ({n})" for c, n in zip(classes, counts))
+        + ("" if data.train_set.class_of is None else "; subclasses " + ", ".join(
+            f"{c} ({n})" for c, n in zip(outputs, class_counts(data.train_set.output_targets, len(outputs))))))
     log(f"ResNet-50, {source}; device {device}" + (f" x{info.world_size} processes" if info.enabled else "")
         + f", {'AMP, ' if amp else ''}{'channels-last, ' if channels_last else ''}{workers} loader workers"
         + ("" if cuda else f", {torch.get_num_threads()} compute threads")
         + (f"; validated and kept as a moving average of the weights (decay {config.ema:g})" if config.ema else ""))
 
-    weights = class_weights(data.train_set.targets, len(classes)).to(device) if config.balance == "loss" else None
+    weights = (class_weights(data.train_set.targets, len(classes), data.train_set.class_of).to(device)
+               if config.balance == "loss" else None)
     autocast, amp_dtype = autocast_for(device, amp)
     optimizer, scheduler, scaler = make_optimization(model, config, len(data.train), amp_dtype, state)
     stopper = EarlyStopping(config.mode, config.patience, config.min_delta)
@@ -227,7 +232,7 @@ def run_epoch(run: Run, epoch: int) -> dict:
         recalibrate_batchnorm(judged, run.data.train, run.normalize, config.bn_recalibrate, run.autocast)
         D.average_buffers(judged, run.info)
     m = evaluate(run.judged, run.data.val, run.data.val_indices, run.data.val_set.targets, run.classes,
-                 run.normalize, run.autocast, run.info)
+                 run.normalize, run.autocast, run.info, class_of=run.data.val_set.class_of)
     row = {"epoch": epoch, "lr": float(run.optimizer.param_groups[0]["lr"]),
            "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
            "val_loss": m["loss"], "val_acc": m["accuracy"], "val_balanced_acc": m["balanced_accuracy"],
@@ -256,7 +261,9 @@ def save_checkpoints(run: Run, epoch: int, improved: bool) -> None:
     """``last.pt`` (with the early-stopping decision), ``best.pt`` when ``improved``, ``history.csv``."""
     last = run.out / "last.pt"
     ckpt.save(last, ckpt.assemble(epoch, run.config, run.classes, run.history, run.stopper, run.model,
-                                  run.optimizer, run.scheduler, run.scaler, run.ema))
+                                  run.optimizer, run.scheduler, run.scaler, run.ema,
+                                  subclasses=run.data.train_set.outputs if run.data.train_set.class_of else None,
+                                  class_of=run.data.train_set.class_of))
     if improved:
         ckpt.copy(last, run.out / "best.pt")
     write_csv(run.out / "history.csv", run.history)
@@ -290,19 +297,19 @@ def final_report(path: Path, val_set, out_dir: Path, normalize, autocast, device
     """Validation metrics and plots of the checkpoint at ``path`` (best.pt): RUN/val/."""
     data = ckpt.load(path)
     classes = list(data["classes"])
-    model = build_model(len(classes), 0.0)
+    model = build_model(len(ckpt.outputs(data)), 0.0)
     model.load_state_dict(data["model"])
     if normalize.memory_format == torch.channels_last:
         model = model.to(memory_format=torch.channels_last)
     model.to(device)
     loader = make_loader(val_set, batch_size, None, min(workers, 2))
-    logits = predict_logits(model, loader, normalize, autocast)
+    logits = collapse_to_classes(predict_logits(model, loader, normalize, autocast), ckpt.class_of(data), len(classes))
     probs = softmax(logits)
     targets = np.asarray(val_set.targets)
     preds = probs.argmax(axis=1)
     rows = [{"file": p, "label": classes[t], "pred": classes[preds[i]], "prob": float(probs[i, preds[i]]),
              "correct": int(preds[i] == t), **{f"p_{c}": float(probs[i, j]) for j, c in enumerate(classes)}}
-            for i, (p, t) in enumerate(val_set.samples)]
+            for i, (p, t) in enumerate(zip((p for p, _ in val_set.samples), targets))]
     columns = ["file", "label", "pred", "prob", "correct", *[f"p_{c}" for c in classes]]
     size = int(data["preprocessing"]["image_size"])
 
