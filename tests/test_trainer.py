@@ -758,3 +758,66 @@ def test_crop_drop_of_the_dataset_frames_prediction(toy3, astronaut, tmp_path):
     assert np.array_equal(face["crop"], expected)
     with pytest.raises(TrainerError, match="crop-drop"):
         Ensemble([clf, centred])
+
+
+def test_subclasses_train_on_wear_and_score_as_classes(small_astronaut, tmp_path):
+    """``--subclasses wear`` on a dataset maskgen generated: the model scores each class's parts
+    (``incorrect_mask/chin``, ``incorrect_mask/nose``...), read from metadata.csv, and everything that
+    reports (validation, the checkpoint's classes, prediction) speaks in classes, each the sum of its
+    parts' probabilities; a column the dataset lacks, or a dataset without metadata.csv, is one clear line."""
+    from conftest import make_src_tree
+    from maskgen.cli.main import main as maskgen_main
+    from maskgen_trainer import checkpoint as ckpt
+    from maskgen_trainer.classifier import Classifier
+
+    data = tmp_path / "data"
+    result = CliRunner().invoke(maskgen_main, [
+        "augment", str(make_src_tree(tmp_path, small_astronaut)), str(data), "--crop", "face", "--crop-size", "64",
+        "--variants", "6", "--negatives", "1", "--wear", "correct=0.4,nose=0.3,chin=0.3", "--augment", "none",
+        "--split", "0.5,0.5,0", "--seed", "2", "--workers", "1", "--no-progress", "-q"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with open(data / "metadata.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    expected = {f"{r['label']}/{r['wear']}" for r in rows if r["split"] == "train"}
+    # seed 2 puts two of the five sources in each split: every subclass in both
+    assert {f"{r['label']}/{r['wear']}" for r in rows if r["split"] == "val"} == expected
+    assert {"incorrect_mask/chin", "incorrect_mask/nose", "with_mask/correct", "without_mask/none"} <= expected
+
+    run = tmp_path / "run"
+    _invoke(train, [data, "--out", run, "--epochs", 2, "--batch-size", 8, "--image-size", SIZE, "--augment", "light",
+                    "--subclasses", "wear", "--log-every", 0, "--seed", 0, "--threads", 1])
+    state = ckpt.load(run / "best.pt")
+    classes = state["classes"]
+    assert classes == ["incorrect_mask", "with_mask", "without_mask"]
+    assert set(state["subclasses"]) == expected and len(state["subclasses"]) == len(expected)
+    assert [classes[c] for c in state["class_of"]] == [s.split("/")[0] for s in state["subclasses"]]
+    assert state["model"]["fc.1.weight"].shape[0] == len(expected)
+    assert state["config"]["subclasses"] == "wear"
+    history = _history(run)
+    assert len(history) == 2 and all(f"val_recall_{c}" in history[0] for c in classes)
+    with open(run / "val" / "predictions.csv", newline="") as fh:
+        val_rows = list(csv.DictReader(fh))
+    assert val_rows and {r["label"] for r in val_rows} <= set(classes) and {r["pred"] for r in val_rows} <= set(classes)
+    for r in val_rows:
+        assert sum(float(r[f"p_{c}"]) for c in classes) == pytest.approx(1.0, abs=1e-5)
+
+    # prediction: each class's probability is the sum of its subclasses' softmax, computed here from the raw model
+    clf = Classifier(run / "best.pt", device="cpu", mirror=False)
+    from maskgen.images import read_image
+
+    crops = [read_image(data / r["file_name"]) for r in rows[:6]]  # 64 px crops: the model's input size
+    assert all(c.shape == (64, 64, 3) for c in crops)
+    x = clf.normalize(torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2))
+    with torch.inference_mode():
+        parts = torch.softmax(clf.model(x).float(), dim=1).double().numpy()
+    summed = np.stack([parts[:, [k for k, c in enumerate(state["class_of"]) if c == j]].sum(1)
+                       for j in range(len(classes))], axis=1)
+    assert np.allclose(clf.probs(crops), summed, atol=1e-5)
+
+    bad = _invoke(train, [data, "--out", tmp_path / "bad", "--epochs", 1, "--image-size", SIZE,
+                          "--subclasses", "no_such_column"], expect_ok=False)
+    assert bad.exit_code != 0 and "no_such_column" in bad.output and "Traceback" not in bad.output
+    toy = make_toy_dataset(tmp_path / "toy", per_class={"train": 2, "val": 1}, size=64, seed=0)
+    bad = _invoke(train, [toy, "--out", tmp_path / "bad2", "--epochs", 1, "--image-size", SIZE,
+                          "--subclasses", "wear"], expect_ok=False)
+    assert bad.exit_code != 0 and "metadata.csv" in bad.output
