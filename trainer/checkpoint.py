@@ -75,7 +75,7 @@ def assemble(epoch: int, config: TrainConfig, classes: list[str], history: list[
     """The checkpoint of a run after ``epoch``: everything resuming and prediction need."""
     weights = {"model": model_state(model)} if ema is None else {
         "model": model_state(ema.module), "trained_model": model_state(model), "ema": ema.state()}
-    parts = {} if not subclasses else {"subclasses": list(subclasses), "class_of": [int(c) for c in class_of]}
+    parts = {} if class_of is None else {"subclasses": list(subclasses), "class_of": [int(c) for c in class_of]}
     return {"format": CHECKPOINT_FORMAT, "arch": ARCH, "epoch": epoch, "classes": list(classes), **parts,
             "preprocessing": preprocessing(config.image_size, config.augment, config.crop_margin, config.crop_drop),
             "config": config.to_dict(), "history": history,

@@ -211,7 +211,7 @@ def split_into_subclasses(root: Path, column: str, classes: list[str], train_sam
         if column not in (reader.fieldnames or []):
             raise TrainerError(f"--subclasses {column}: {path} has no such column "
                                f"(it has {', '.join(reader.fieldnames or [])})")
-        values = {os.path.normpath(root / row["file_name"]): (row[column] or "-").strip() or "-" for row in reader}
+        values = {os.path.normpath(root / row["file_name"]): (row[column] or "").strip() or "-" for row in reader}
 
     def name(path: str, target: int) -> str:
         return f"{classes[target]}/{values.get(os.path.normpath(path), '-')}"

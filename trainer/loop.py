@@ -107,7 +107,7 @@ def evaluate(model: nn.Module, loader, indices: list[int], targets, classes: lis
     logits = predict_logits(getattr(model, "module", model), loader, normalize, autocast)  # DDP: the model inside
     parts = D.gather_objects((indices, logits), info)
     order = np.concatenate([np.asarray(i, dtype=np.int64) for i, _ in parts])
-    width = max(part.shape[1] if part.ndim == 2 else 0 for _, part in parts) or len(classes)
+    width = len(classes) if class_of is None else len(class_of)  # the model's outputs
     stacked = np.concatenate([part.reshape(len(i), width) for i, part in parts])
     logits = np.empty_like(stacked)
     logits[order] = stacked

@@ -27,8 +27,7 @@ def collapse_to_classes(logits: np.ndarray, class_of: np.ndarray | list[int] | N
     for c in range(num_classes):
         members = logp[:, class_of == c]
         if members.shape[1]:
-            top = members.max(axis=1, keepdims=True)
-            out[:, c] = (top + np.log(np.exp(members - top).sum(axis=1, keepdims=True)))[:, 0]
+            out[:, c] = np.logaddexp.reduce(members, axis=1)
     return out
 
 

@@ -262,8 +262,7 @@ def save_checkpoints(run: Run, epoch: int, improved: bool) -> None:
     last = run.out / "last.pt"
     ckpt.save(last, ckpt.assemble(epoch, run.config, run.classes, run.history, run.stopper, run.model,
                                   run.optimizer, run.scheduler, run.scaler, run.ema,
-                                  subclasses=run.data.train_set.outputs if run.data.train_set.class_of else None,
-                                  class_of=run.data.train_set.class_of))
+                                  subclasses=run.data.train_set.outputs, class_of=run.data.train_set.class_of))
     if improved:
         ckpt.copy(last, run.out / "best.pt")
     write_csv(run.out / "history.csv", run.history)
